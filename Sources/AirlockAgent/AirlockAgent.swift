@@ -1,0 +1,1 @@
+// AirlockAgent: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// AirlockCrypto: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// AirlockIO: see docs/architecture.md.

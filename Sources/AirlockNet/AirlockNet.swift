@@ -1,0 +1,1 @@
+// AirlockNet: see docs/architecture.md.

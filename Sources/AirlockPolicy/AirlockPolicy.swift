@@ -1,0 +1,1 @@
+// AirlockPolicy: see docs/architecture.md.

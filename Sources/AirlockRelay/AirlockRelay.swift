@@ -1,0 +1,1 @@
+// AirlockRelay: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// AirlockWire: see docs/architecture.md.

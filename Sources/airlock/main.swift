@@ -1,0 +1,6 @@
+import AirlockCLI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+exit(CLI.main(Array(CommandLine.arguments.dropFirst())))
