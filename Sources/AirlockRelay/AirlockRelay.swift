@@ -1,1 +1,0 @@
-// AirlockRelay: see docs/architecture.md.
