@@ -90,8 +90,16 @@ def payload_chunks(tag: bytes, total: int):
 
 def load_libp2p() -> None:
     global trio, multiaddr
+    import libp2p  # noqa: F401 - its import sets up its own logging
     import multiaddr as _multiaddr
     import trio as _trio
+
+    # Route py-libp2p's logs through our stderr handler at our level,
+    # instead of its LIBP2P_DEBUG-driven setup (which may write temp files).
+    lg = logging.getLogger("libp2p")
+    lg.handlers.clear()
+    lg.propagate = True
+    lg.setLevel(logging.getLogger().level)
 
     trio = _trio
     multiaddr = _multiaddr
