@@ -1,5 +1,6 @@
-/// Errors of a yamux session. The `protocol…` cases are fatal: the session has appended a
-/// GoAway(protocol error) to its output and fails every later `receive` with the same error.
+/// Errors of a yamux session. Errors thrown by `receive` are peer protocol violations and fatal
+/// (`isFatal`): the session has appended GoAway(protocol error) to its output and fails every later
+/// `receive` with the same error. The others are refusals of an `openStream` call.
 public enum YamuxError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Header version byte not 0.
     case badVersion(UInt8)

@@ -100,7 +100,9 @@ extension YamuxSession {
             return
         }
         var s = streams.values[i]
-        if h.flags.contains(.ack) && s.awaitingAck {
+        // Any frame from the remote on our stream shows it accepted the stream; ACK is the rule,
+        // but counting only ACK would leak pending slots on a peer that forgets it.
+        if s.awaitingAck {
             s.awaitingAck = false
             pendingOutbound -= 1
             streams.values[i].awaitingAck = false

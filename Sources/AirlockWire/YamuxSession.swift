@@ -191,7 +191,7 @@ public final class YamuxSession {
 
     /// Hands the pending output to `body`, which returns how many bytes it took (for example one
     /// Noise frame's worth); those are dropped from the buffer. Call repeatedly until
-    /// `hasOutput` is false. Must not be called from inside `body`.
+    /// `hasOutput` is false. `body` must not call into this session (it may feed another one).
     public func drainOutput<E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> Int) throws(E) {
         guard hasOutput else { return }
         // Array.withUnsafeBytes only rethrows untyped errors, so carry E out in a Result.

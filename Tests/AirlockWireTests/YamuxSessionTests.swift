@@ -318,6 +318,15 @@ import Testing
         #expect(s.pendingOutboundCount == 2)
     }
 
+    @Test func anyFrameFromTheRemoteAcknowledgesOurStream() throws {
+        let s = YamuxSession(role: .client, config: YamuxConfig(maxPendingOutbound: 1))
+        let id = try s.openStream()
+        #expect(throws: YamuxError.tooManyPendingStreams) { try s.openStream() }
+        #expect(try s.feed(dataFrame(id, [], [1])) == [.data(id, [1])])
+        #expect(s.pendingOutboundCount == 0)
+        #expect(try s.openStream() == id + 2)
+    }
+
     @Test func streamIDsRunOutWithoutWrapping() throws {
         let s = YamuxSession(role: .client)
         s.nextStreamID = UInt64(UInt32.max)
