@@ -23,11 +23,11 @@ public struct CommandFailure: Error, CustomStringConvertible {
 public enum CLI {
     public static let version = "0.1.0"
 
-    public static let commands: [any Command.Type] = [KeyCommand.self]
+    public static let commands: [any Command.Type] = []
 
     public static var usage: String {
         var s = "usage: airlock COMMAND [OPTIONS]\n\ncommands:\n"
-        for c in commands { s += "  \(c.name.padding(toLength: 10, withPad: " ", startingAt: 0))\(c.summary)\n" }
+        for c in commands { s += "  \(c.name + String(repeating: " ", count: max(1, 10 - c.name.count)))\(c.summary)\n" }
         s += "\nRun `airlock COMMAND --help` for a command's options.\n"
         return s
     }
@@ -55,6 +55,7 @@ public enum CLI {
     public static func printErr(_ s: String) {
         var line = s
         if !line.hasSuffix("\n") { line += "\n" }
-        _ = line.withCString { fputs($0, stderr) }
+        var bytes = Array(line.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
 }
