@@ -70,7 +70,7 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
             let name = Substring(parts[i])
             guard !name.isEmpty else { throw .invalid("multiaddr \"\(text)\" has an empty component") }
             guard let code = MultiaddrComponent.code(ofName: name) else {
-                throw .invalid("multiaddr component /\(name) is not a supported protocol")
+                throw .invalid("multiaddr component /\(name.prefix(64)) is not a supported protocol")
             }
             i += 1
             var value: Substring?

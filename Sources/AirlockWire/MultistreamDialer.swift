@@ -22,6 +22,8 @@ public struct MultistreamDialer: Sendable {
     private var headerReceived = false
     private var current = 0
     private var finished = false
+    /// The protocol the listener echoed, once it has.
+    public private(set) var selected: String?
     private var pending = ByteBuffer()
 
     /// `protocols` in order of preference; each must be a valid protocol ID. Lazy mode takes exactly one.
@@ -39,8 +41,8 @@ public struct MultistreamDialer: Sendable {
     public var proposed: String { protocols[min(current, protocols.count - 1)] }
 
     /// True once application bytes may follow on the write side: after selection, or right after
-    /// `start()` in lazy mode.
-    public var mayWriteApplicationData: Bool { started && (lazy || (finished && current < protocols.count)) }
+    /// `start()` in lazy mode (until a refusal arrives).
+    public var mayWriteApplicationData: Bool { selected != nil || (lazy && started && !finished) }
 
     /// The first write: header and first proposal. Calling it again returns nothing.
     public mutating func start() -> [UInt8] {
@@ -77,6 +79,7 @@ public struct MultistreamDialer: Sendable {
             }
             if message == protocols[current] {
                 finished = true
+                selected = message
                 return MultistreamStep(output: output, outcome: .selected(protocol: message, leftover: []))
             }
             guard message == MultistreamMessage.notAvailable else { throw .unexpectedReply(proposed: protocols[current], got: message) }

@@ -20,6 +20,7 @@ import AirlockCore
         let step = try d.feed(header + MultistreamMessage.encode(ProtocolID.noise) + noiseMsg1)
         #expect(step == MultistreamStep(output: [], outcome: .selected(protocol: ProtocolID.noise, leftover: noiseMsg1)))
         #expect(d.mayWriteApplicationData)
+        #expect(d.selected == ProtocolID.noise)
     }
 
     @Test func dripFed() throws {
@@ -86,6 +87,7 @@ import AirlockCore
         var refused = MultistreamDialer(proposing: ProtocolID.hop, lazy: true)
         _ = refused.start()
         #expect(try refused.feed(header + na).outcome == .noneSupported)
+        #expect(!refused.mayWriteApplicationData && refused.selected == nil)
 
         var wrong = MultistreamDialer(proposing: ProtocolID.hop, lazy: true)
         _ = wrong.start()
