@@ -11,6 +11,8 @@ public enum DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
     case tooLarge(what: String, size: UInt64, cap: Int)
     /// A value that parses but is not allowed (bad enum, wrong wire type, bad UTF-8, …).
     case invalid(String)
+    /// A field the schema requires (proto2 `required`, or always sent by every implementation) is absent.
+    case missingField(String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,7 @@ public enum DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .varintTooLong: return "varint too long"
         case .tooLarge(let what, let size, let cap): return "\(what) of \(size) bytes exceeds cap of \(cap)"
         case .invalid(let why): return why
+        case .missingField(let field): return "missing required field \(field)"
         }
     }
 }

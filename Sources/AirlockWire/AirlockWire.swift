@@ -1,1 +1,0 @@
-// AirlockWire: see docs/architecture.md.
