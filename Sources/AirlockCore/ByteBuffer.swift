@@ -88,3 +88,16 @@ public struct ByteBuffer: Sendable, Equatable {
     }
     public static func == (a: ByteBuffer, b: ByteBuffer) -> Bool { a.readableView == b.readableView }
 }
+
+extension ByteBuffer {
+    /// Runs `body` over the unread bytes, mutable (in-place decryption); `body` returns a result,
+    /// the caller then `skip`s what it consumed.
+    public mutating func withUnsafeMutableReadableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        let start = readerIndex
+        let result: Result<R, E> = storage.withUnsafeMutableBytes { raw in
+            do throws(E) { return .success(try body(UnsafeMutableRawBufferPointer(rebasing: raw[start...]))) }
+            catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+}
