@@ -46,6 +46,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let ECONNREFUSED = Errno(rawValue: Glibc.ECONNREFUSED)
     public static let EHOSTUNREACH = Errno(rawValue: Glibc.EHOSTUNREACH)
     public static let EINPROGRESS = Errno(rawValue: Glibc.EINPROGRESS)
+    public static let EPROTO = Errno(rawValue: Glibc.EPROTO)
 
     private static let names: [Int32: String] = [
         Glibc.EPERM: "EPERM", Glibc.ENOENT: "ENOENT", Glibc.EINTR: "EINTR", Glibc.EBADF: "EBADF",
@@ -55,7 +56,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
         Glibc.ENETUNREACH: "ENETUNREACH", Glibc.ECONNABORTED: "ECONNABORTED",
         Glibc.ECONNRESET: "ECONNRESET", Glibc.ENOTCONN: "ENOTCONN", Glibc.ETIMEDOUT: "ETIMEDOUT",
         Glibc.ECONNREFUSED: "ECONNREFUSED", Glibc.EHOSTUNREACH: "EHOSTUNREACH",
-        Glibc.EINPROGRESS: "EINPROGRESS", Glibc.EEXIST: "EEXIST", Glibc.ENOSYS: "ENOSYS",
+        Glibc.EINPROGRESS: "EINPROGRESS", Glibc.EPROTO: "EPROTO", Glibc.EEXIST: "EEXIST", Glibc.ENOSYS: "ENOSYS",
         Glibc.ENOTSOCK: "ENOTSOCK", Glibc.EAFNOSUPPORT: "EAFNOSUPPORT",
     ]
 }
