@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CAirlockShims.h"
 #include <errno.h>
+#include <malloc.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -52,4 +53,9 @@ int airlock_tcp_socket(int family) {
 int airlock_bind_to_device(int fd, const char *name) {
     size_t len = strnlen(name, IFNAMSIZ);
     return setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, (socklen_t)len);
+}
+
+uint64_t airlock_heap_in_use(void) {
+    struct mallinfo2 mi = mallinfo2();
+    return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
 }

@@ -31,4 +31,8 @@ int airlock_tcp_socket(int family);
 /// Binds a socket to a network device (SO_BINDTODEVICE); an empty name unbinds.
 int airlock_bind_to_device(int fd, const char *name);
 
+// Heap bytes in use (mallinfo2().uordblks; malloc.h is not in Swift's Glibc module), for the
+// memory-per-connection figures in metrics, the benchmark and tests.
+uint64_t airlock_heap_in_use(void);
+
 #endif
