@@ -195,7 +195,7 @@ extension TCPConnection {
     /// follows from the loop.
     public func close(afterFlush: Bool = false) {
         guard state != .closed else { return }
-        if afterFlush && !output.isEmpty && state == .open {
+        if afterFlush && !output.isEmpty {
             writeClosing = true
             closeWhenFlushed = true
             isReadingPaused = true
