@@ -1,11 +1,16 @@
 #define _GNU_SOURCE
 #include "CAirlockShims.h"
 #include <errno.h>
+#include <malloc.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -33,3 +38,24 @@ int airlock_pidfd_open(pid_t pid, unsigned int flags) { return (int)syscall(SYS_
 int airlock_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
 int airlock_eventfd(unsigned int initval) { return eventfd(initval, EFD_CLOEXEC | EFD_NONBLOCK); }
 int airlock_accept4(int fd, int flags) { return accept4(fd, NULL, NULL, flags); }
+
+void airlock_set_thread_name(const char *name) {
+    char buf[16];
+    strncpy(buf, name, sizeof buf - 1);
+    buf[sizeof buf - 1] = 0;
+    pthread_setname_np(pthread_self(), buf);
+}
+
+int airlock_tcp_socket(int family) {
+    return socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+}
+
+int airlock_bind_to_device(int fd, const char *name) {
+    size_t len = strnlen(name, IFNAMSIZ);
+    return setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, (socklen_t)len);
+}
+
+uint64_t airlock_heap_in_use(void) {
+    struct mallinfo2 mi = mallinfo2();
+    return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+}

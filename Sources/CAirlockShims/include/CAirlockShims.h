@@ -21,4 +21,18 @@ int airlock_pidfd_send_signal(int pidfd, int sig);
 int airlock_eventfd(unsigned int initval);
 int airlock_accept4(int fd, int flags);
 
+// Thread naming for the event-loop threads (pthread_setname_np is _GNU_SOURCE), so `top -H` and
+// stack dumps show which loop is busy. Names longer than 15 bytes are truncated.
+void airlock_set_thread_name(const char *name);
+
+// Socket calls that are _GNU_SOURCE-only or take flags Swift's Glibc does not export.
+/// Non-blocking, close-on-exec TCP socket in one call (no window where a fork could inherit it).
+int airlock_tcp_socket(int family);
+/// Binds a socket to a network device (SO_BINDTODEVICE); an empty name unbinds.
+int airlock_bind_to_device(int fd, const char *name);
+
+// Heap bytes in use (mallinfo2().uordblks; malloc.h is not in Swift's Glibc module), for the
+// memory-per-connection figures in metrics, the benchmark and tests.
+uint64_t airlock_heap_in_use(void);
+
 #endif

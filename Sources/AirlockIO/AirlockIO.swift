@@ -1,1 +1,0 @@
-// AirlockIO: see docs/architecture.md.
