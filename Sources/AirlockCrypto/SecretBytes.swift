@@ -14,19 +14,14 @@ public final class SecretBytes: @unchecked Sendable, Equatable, CustomStringConv
     public let count: Int
 
     /// Allocates `count` bytes (zeroed) and lets `body` fill them. If `body` throws, the
-    /// memory is wiped and freed before the error propagates.
+    /// memory is wiped and freed (by deinit) as the error propagates.
     public init<E: Error>(count: Int, initializingWith body: (UnsafeMutableRawBufferPointer) throws(E) -> Void) throws(E) {
         precondition(count >= 0)
         self.count = count
         base = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
         base.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
-        do {
-            try body(UnsafeMutableRawBufferPointer(start: base, count: count))
-        } catch {
-            sodium_memzero(base, count)
-            base.deallocate()
-            throw error
-        }
+        // Every stored property is set, so if `body` throws, deinit runs and wipes and frees.
+        try body(UnsafeMutableRawBufferPointer(start: base, count: count))
     }
 
     /// Copies `bytes`. The caller still owns (and should wipe) its own copy.
