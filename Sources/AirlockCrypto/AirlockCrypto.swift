@@ -1,1 +1,0 @@
-// AirlockCrypto: see docs/architecture.md.
