@@ -116,7 +116,7 @@ public final class SecureSession {
                 // Whatever followed the negotiation is ciphertext for the steady state.
                 if !inbox.isEmpty {
                     let rest = inbox.readAll()
-                    try rest.withUnsafeBytes { (raw) throws(SessionError) in try receiveEstablished(raw, handle) }
+                    try rest.withBytes { (raw) throws(SessionError) in try receiveEstablished(raw, handle) }
                 }
                 return
             case .failed:
@@ -253,7 +253,7 @@ public final class SecureSession {
     private func deliverPlainInbox(_ handle: (Event) -> Void) throws(SessionError) {
         guard !plainInbox.isEmpty else { return }
         let rest = plainInbox.readAll()
-        try rest.withUnsafeBytes { (raw) throws(SessionError) in try feedYamux(raw, handle) }
+        try rest.withBytes { (raw) throws(SessionError) in try feedYamux(raw, handle) }
     }
 
     private func feedYamux(_ plain: UnsafeRawBufferPointer, _ handle: (Event) -> Void) throws(SessionError) {
@@ -321,7 +321,7 @@ public final class SecureSession {
     private func encrypt(_ plain: [UInt8]) throws(SessionError) {
         guard !plain.isEmpty, let transport else { return }
         do {
-            try plain.withUnsafeBytes { (raw) throws(CryptoError) in try transport.encrypt(raw, appendingTo: &wire) }
+            try plain.withBytes { (raw) throws(CryptoError) in try transport.encrypt(raw, appendingTo: &wire) }
         } catch { throw SessionError(.encrypt, error.description) }
     }
 
