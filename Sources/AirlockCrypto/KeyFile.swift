@@ -50,7 +50,8 @@ public enum KeyFile {
     /// Reads the key at `path`, refusing a file that group or others may read or write, a
     /// non-regular file and a malformed one.
     public static func read(_ path: String) throws(CryptoError) -> Ed25519PrivateKey {
-        let fd = retryEINTR { open(path, O_RDONLY | O_CLOEXEC) }
+        // O_NONBLOCK: a FIFO planted at the path must not hang us; it fails the regular-file check.
+        let fd = retryEINTR { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         guard fd >= 0 else { throw failure("cannot open key file \(path)") }
         defer { close(fd) }
         var st = stat()

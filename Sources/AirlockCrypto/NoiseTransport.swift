@@ -51,7 +51,9 @@ public final class NoiseTransport {
             out.append(UInt8(truncatingIfNeeded: length >> 8))
             out.append(UInt8(truncatingIfNeeded: length))
             let start = out.count
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: plaintext[offset ..< offset + n]))
+            UnsafeRawBufferPointer(rebasing: plaintext[offset ..< offset + n]).withMemoryRebound(to: UInt8.self) {
+                out.append(contentsOf: $0)  // one memcpy
+            }
             out.append(contentsOf: NoiseTransport.zeroTag)
             let result: Result<Void, CryptoError> = out.withUnsafeMutableBytes { o in
                 let p = o.baseAddress! + start
