@@ -41,8 +41,9 @@ func position(of marker: String, in text: String, occurrence: Int = 1) -> String
 }
 
 /// The example policy shipped in Relay/, found from this file.
-func examplePolicyPath() -> String {
-    // …/Tests/AirlockPolicyTests/PolicyTestSupport.swift → package root.
-    let parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
-    return parts.dropLast(3).joined(separator: "/") + "/Relay/policy.example.json"
+func examplePolicyPath() -> String { packageRoot() + "/Relay/policy.example.json" }
+
+/// The package root, from this file's path (…/Tests/AirlockPolicyTests/PolicyTestSupport.swift).
+func packageRoot() -> String {
+    "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
 }

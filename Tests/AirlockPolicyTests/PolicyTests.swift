@@ -20,11 +20,26 @@ import AirlockCore
         #expect(policy.agent(named: "reviewer")?.uid == 1001)
         #expect(policy.relayExit?.name == "web")
         // The shipped example is written in canonical form, so an edit round trip leaves it as it is.
+        #expect(policy.canonicalJSON() == readText(path))
+    }
+
+    /// A small text file's contents (up to 64 KiB), or nil.
+    func readText(_ path: String) -> String? {
         let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: 1 << 16)
         let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        #expect(policy.canonicalJSON() == String(decoding: bytes[0..<max(n, 0)], as: UTF8.self))
+        return n < 0 ? nil : String(decoding: bytes[0..<n], as: UTF8.self)
+    }
+
+    @Test func theDocumentedExampleLoads() throws {
+        // docs/policy.md opens with an example; keep it valid.
+        let text = try #require(readText(packageRoot() + "/docs/policy.md"))
+        let blocks = text.split(separator: "```", omittingEmptySubsequences: false)
+        let json = try #require(blocks.first { $0.hasPrefix("json\n") })
+        let policy = try Policy.parse(text: String(json.dropFirst(5)), file: "docs/policy.md")
+        #expect(policy.rules.count == 3)
     }
 
     @Test func roundTripsThroughCanonicalJSON() throws {
