@@ -1,1 +1,0 @@
-// AirlockPolicy: see docs/architecture.md.

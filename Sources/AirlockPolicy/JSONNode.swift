@@ -1,0 +1,50 @@
+/// A place in a text file: 1-based line and column, columns counted in Unicode scalars.
+public struct SourcePosition: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let line: Int
+    public let column: Int
+
+    public init(line: Int, column: Int) {
+        self.line = line
+        self.column = column
+    }
+
+    public static func < (a: SourcePosition, b: SourcePosition) -> Bool { (a.line, a.column) < (b.line, b.column) }
+    public var description: String { "\(line):\(column)" }
+}
+
+/// A parsed JSON value with the position of its first character, so the policy validator can
+/// point at the exact value it refuses.
+struct JSONNode: Sendable {
+    enum Value: Sendable {
+        case null
+        case bool(Bool)
+        /// The literal text, already checked against the JSON number grammar; the validator
+        /// decides which numbers it accepts (integers only, in a range).
+        case number(String)
+        case string(String)
+        case array([JSONNode])
+        /// Members in file order, duplicates kept, so the validator can report them.
+        case object([JSONMember])
+    }
+
+    let value: Value
+    let position: SourcePosition
+
+    /// How a value is named in "got …" messages.
+    var summary: String {
+        switch value {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let n): return n
+        case .string(let s): return JSONWriter.quoted(s.count > 40 ? String(s.prefix(40)) + "…" : s)
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+}
+
+struct JSONMember: Sendable {
+    let key: String
+    let keyPosition: SourcePosition
+    let value: JSONNode
+}

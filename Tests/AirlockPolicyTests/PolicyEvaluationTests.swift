@@ -1,0 +1,140 @@
+import Testing
+import AirlockCore
+@testable import AirlockPolicy
+
+@Suite struct PolicyEvaluationTests {
+    let policy = try! Policy.load(path: examplePolicyPath())
+    /// A run of agent coder is live with identity runA.
+    var bindings: Policy.Bindings {
+        var b = Policy.Bindings()
+        b.bind(IDs.runA, to: "coder")
+        return b
+    }
+
+    @Test func emptyPolicyDeniesEverything() throws {
+        let empty = try Policy.parse(text: #"{"version": 1}"#)
+        #expect(empty.mayReserve(peer: IDs.ollama).reason == .unknownPeer)
+        #expect(empty.mayConnect(from: IDs.runA, to: IDs.ollama).reason == .unknownPeer)
+        #expect(empty.mayExit(from: IDs.runA, exit: "web", host: .name("example.com"), port: 443).reason == .unknownPeer)
+        #expect(!empty.mayReserve(peer: IDs.ollama).allowed)
+    }
+
+    @Test func onlyServicesAndExitPeersReserve() {
+        #expect(policy.mayReserve(peer: IDs.ollama).reason == .service)
+        #expect(policy.mayReserve(peer: IDs.ollama).allowed)
+        #expect(policy.mayReserve(peer: IDs.lab).reason == .exit)
+        #expect(policy.mayReserve(peer: IDs.reviewer).reason == .notAService)
+        #expect(policy.mayReserve(peer: IDs.ciRunner).reason == .notAService)
+        #expect(policy.mayReserve(peer: IDs.runA, bindings: bindings).reason == .notAService)
+        #expect(policy.mayReserve(peer: IDs.runA).reason == .unknownPeer)
+        #expect(policy.mayReserve(peer: IDs.stranger).reason == .unknownPeer)
+        #expect(policy.mayReserve(peer: IDs.ciRunner).description == "deny not-a-service: peer ci-runner is not a service or exit, so it may not reserve")
+    }
+
+    @Test func connectNeedsARule() {
+        let allowed = policy.mayConnect(from: IDs.runA, to: IDs.ollama, bindings: bindings)
+        #expect(allowed.reason == .rule && allowed.allowed && allowed.source == "coder")
+        #expect(allowed.limits == Policy.Limits(maxCircuits: 64, killAfterDenials: 20))
+        // Rule limits tighten the agent's.
+        #expect(policy.mayConnect(from: IDs.runA, to: IDs.gitMirror, bindings: bindings).limits
+                == Policy.Limits(circuitSeconds: 3600, maxCircuits: 64, killAfterDenials: 20))
+        #expect(policy.mayConnect(from: IDs.reviewer, to: IDs.ollama).reason == .rule)
+        #expect(policy.mayConnect(from: IDs.reviewer, to: IDs.lab).limits == Policy.Limits(circuitBytes: 1 << 30))
+        #expect(policy.mayConnect(from: IDs.ciRunner, to: IDs.ollama).limits == Policy.Limits(circuitSeconds: 600, maxCircuits: 4))
+
+        let noRule = policy.mayConnect(from: IDs.reviewer, to: IDs.gitMirror)
+        #expect(noRule.reason == .noRule && !noRule.allowed && noRule.source == "reviewer")
+        #expect(noRule.text == "no rule from agent reviewer to service git-mirror")
+        #expect(policy.mayConnect(from: IDs.ciRunner, to: IDs.gitMirror).reason == .noRule)
+        #expect(policy.mayConnect(from: IDs.ollama, to: IDs.gitMirror).reason == .noRule)
+        #expect(policy.mayConnect(from: IDs.lab, to: IDs.ollama).reason == .noRule, "an exit is never a source")
+        #expect(policy.mayConnect(from: IDs.stranger, to: IDs.ollama).reason == .unknownPeer)
+        #expect(policy.mayConnect(from: IDs.runA, to: IDs.ollama).reason == .unknownPeer, "an unbound run identity is nobody")
+        #expect(policy.mayConnect(from: IDs.reviewer, to: IDs.stranger).reason == .unknownTarget)
+        #expect(policy.mayConnect(from: IDs.ciRunner, to: IDs.reviewer).reason == .notATarget)
+        #expect(policy.mayConnect(from: IDs.reviewer, to: IDs.ciRunner).reason == .notATarget)
+        #expect(policy.mayConnect(from: IDs.reviewer, to: IDs.runA, bindings: bindings).reason == .notATarget)
+    }
+
+    @Test func connectByName() {
+        #expect(policy.mayConnect(from: IDs.runA, toNamed: "web", bindings: bindings).reason == .rule)
+        #expect(policy.mayConnect(from: IDs.reviewer, toNamed: "web").reason == .noRule)
+        #expect(policy.mayConnect(from: IDs.reviewer, toNamed: "nowhere").reason == .unknownTarget)
+        #expect(policy.mayConnect(from: IDs.reviewer, toNamed: "coder").reason == .notATarget)
+        #expect(policy.mayConnect(from: IDs.reviewer, toNamed: "ci-runner").reason == .notATarget)
+    }
+
+    @Test func exitDestinationsAreChecked() {
+        func exit(_ from: PeerID, _ name: String, _ host: String, _ port: UInt16) -> Policy.Decision.Reason {
+            policy.mayExit(from: from, exit: name, host: NormalisedHost(host)!, port: port, bindings: bindings).reason
+        }
+        #expect(exit(IDs.runA, "web", "api.github.com", 443) == .destination)
+        #expect(exit(IDs.runA, "web", "API.GITHUB.COM.", 443) == .destination)
+        #expect(exit(IDs.runA, "web", "api.github.com", 80) == .noDestination)
+        #expect(exit(IDs.runA, "web", "github.com", 443) == .noDestination)
+        #expect(exit(IDs.runA, "web", "files.pypi.org", 443) == .destination)
+        #expect(exit(IDs.runA, "web", "pypi.org", 443) == .noDestination)
+        #expect(exit(IDs.runA, "web", "evilpypi.org", 443) == .noDestination)
+        #expect(exit(IDs.runA, "lab", "10.20.0.1", 8000) == .noRule)
+        #expect(exit(IDs.runA, "moon", "10.20.0.1", 8000) == .unknownExit)
+        #expect(exit(IDs.runB, "web", "api.github.com", 443) == .unknownPeer)
+        #expect(exit(IDs.reviewer, "lab", "10.20.255.1", 8080) == .destination)
+        #expect(exit(IDs.reviewer, "lab", "10.20.255.1", 8081) == .noDestination)
+        #expect(exit(IDs.reviewer, "lab", "10.21.0.1", 8000) == .noDestination)
+        #expect(exit(IDs.reviewer, "lab", "::ffff:10.20.0.9", 8000) == .destination)
+        #expect(exit(IDs.reviewer, "lab", "[2001:db8:20:1::5]", 443) == .destination)
+        #expect(exit(IDs.reviewer, "lab", "2001:db8:21::5", 443) == .noDestination)
+        let d = policy.mayExit(from: IDs.runA, exit: "web", host: .name("x.pypi.org"), port: 443, bindings: bindings)
+        #expect(d.text == "x.pypi.org:443 allowed by *.pypi.org:443 in rule coder → web")
+        #expect(d.limits == Policy.Limits(maxCircuits: 64, killAfterDenials: 20))
+    }
+
+    @Test func bindingsFollowThePolicy() {
+        var b = Policy.Bindings()
+        #expect(policy.mayBind(IDs.runA, to: "coder", bindings: b).reason == .bindable)
+        b.bind(IDs.runA, to: "coder")
+        #expect(policy.mayBind(IDs.runA, to: "coder", bindings: b).reason == .identityInUse)
+        #expect(policy.mayBind(IDs.runB, to: "coder", bindings: b).reason == .bindable, "several runs of one agent")
+        #expect(policy.mayBind(IDs.runB, to: "reviewer", bindings: b).reason == .fixedIdentity)
+        #expect(policy.mayBind(IDs.runB, to: "ghost", bindings: b).reason == .unknownAgent)
+        #expect(policy.mayBind(IDs.ollama, to: "coder", bindings: b).reason == .identityInUse, "a listed identity cannot be a run")
+        b.bind(IDs.runB, to: "coder")
+        #expect(b.peers(of: "coder") == [IDs.runA, IDs.runB].sorted())
+        #expect(policy.agent(for: IDs.runB, bindings: b)?.name == "coder")
+        b.unbind(IDs.runA)
+        #expect(policy.mayConnect(from: IDs.runA, to: IDs.ollama, bindings: b).reason == .unknownPeer)
+        // A binding to an agent with a fixed identity, or to a name that is not an agent, counts for nothing.
+        var forged = Policy.Bindings([IDs.stranger: "reviewer"])
+        #expect(policy.mayConnect(from: IDs.stranger, to: IDs.ollama, bindings: forged).reason == .unknownPeer)
+        forged = Policy.Bindings([IDs.stranger: "ollama"])
+        #expect(policy.entry(for: IDs.stranger, bindings: forged) == nil)
+        // A listed identity wins over a binding naming it.
+        forged = Policy.Bindings([IDs.ollama: "coder"])
+        #expect(policy.mayReserve(peer: IDs.ollama, bindings: forged).reason == .service)
+    }
+
+    @Test func reloadNarrowsLiveCircuits() throws {
+        // The relay re-asks every live circuit after a reload; a removed rule now denies.
+        var rules = policy.rules
+        rules.removeAll { $0.from == "coder" && $0.to == "ollama" }
+        let narrower = try Policy.validated(agents: policy.agents, services: policy.services, exits: policy.exits, peers: policy.peers, rules: rules)
+        #expect(policy.mayConnect(from: IDs.runA, to: IDs.ollama, bindings: bindings).allowed)
+        #expect(narrower.mayConnect(from: IDs.runA, to: IDs.ollama, bindings: bindings).reason == .noRule)
+    }
+
+    @Test func reasonsAreStable() {
+        #expect(Policy.Decision.Reason.allCases.map(\.rawValue) == [
+            "service", "exit", "rule", "destination", "bindable",
+            "unknown-peer", "not-a-service", "unknown-target", "not-a-target", "no-rule", "unknown-exit", "no-destination",
+            "unknown-agent", "fixed-identity", "identity-in-use",
+        ])
+        #expect(Policy.Decision.Reason.allCases.filter(\.allows).count == 5)
+    }
+
+    @Test func limitsTightenFieldByField() {
+        let agent = Policy.Limits(circuitSeconds: 100, maxCircuits: 8, killAfterDenials: 3)
+        let rule = Policy.Limits(circuitSeconds: 50, circuitBytes: 1000, maxCircuits: 16)
+        #expect(agent.tightened(by: rule) == Policy.Limits(circuitSeconds: 50, circuitBytes: 1000, maxCircuits: 8, killAfterDenials: 3))
+        #expect(Policy.Limits.none.tightened(by: .none).isEmpty)
+    }
+}
