@@ -131,7 +131,7 @@ import AirlockCrypto
     @Test func junkBeforeHandshakeFails() throws {
         let b = Side(SecureSession(role: .listener, identity: Ed25519PrivateKey()))
         b.session.start()
-        let junk = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        let junk = Array(("GET / HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-Pad: y\r\n", count: 12) + "\r\n").utf8)
         #expect(throws: SessionError.self) {
             try junk.withUnsafeBytes { raw in try b.session.receive(raw) { b.handle($0) } }
         }

@@ -91,11 +91,7 @@ import Testing
 
 // MARK: helpers shared by the yamux tests
 
-func hex(_ text: String) -> [UInt8] {
-    let digits = Array(text.filter { !$0.isWhitespace })
-    precondition(digits.count % 2 == 0, "odd hex")
-    return stride(from: 0, to: digits.count, by: 2).map { UInt8(String(digits[$0 ... $0 + 1]), radix: 16)! }
-}
+// `hex(_:)` lives in Fixtures.swift.
 
 func be32(_ v: UInt32) -> [UInt8] { YamuxHeader(type: .data, flags: [], streamID: 0, length: v).bytes.suffix(4).map { $0 } }
 
