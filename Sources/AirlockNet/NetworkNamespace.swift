@@ -69,17 +69,37 @@ public final class NetworkNamespace: Sendable, CustomStringConvertible {
         return try openFile("/proc/\(pid)/ns/net", name: nil, label: "pid \(pid)")
     }
 
-    /// Opens the host namespace: the one PID 1 is in.
+    /// Opens the host namespace: the one PID 1 is in. Fails with EACCES where PID 1 cannot be
+    /// inspected (a non-dumpable init, as in some VMs); `isHost` copes with that.
     public static func host() throws(NetError) -> NetworkNamespace {
         try openFile("/proc/1/ns/net", name: nil, label: "host")
     }
 
-    /// True when this is the host's namespace (same nsfs device and inode as `/proc/1/ns/net`).
-    /// Throws when `/proc/1/ns/net` cannot be examined, so callers can fail closed.
+    /// Opens the namespace this process started in: its main thread's (`/proc/self/ns/net`),
+    /// whatever thread calls.
+    public static func ofProcess() throws(NetError) -> NetworkNamespace {
+        try openFile("/proc/self/ns/net", name: nil, label: "process")
+    }
+
+    /// True when this is a namespace airlock must never treat as an agent's: the host's (same nsfs
+    /// device and inode as `/proc/1/ns/net`) or the one this process runs in (`/proc/self/ns/net`;
+    /// the relay and launcher run in the host's). When PID 1 cannot be inspected (EACCES, EPERM)
+    /// only the second comparison is made; any other failure throws, so callers fail closed.
     public func isHost() throws(NetError) -> Bool {
+        if id == (try Self.identity(of: "/proc/self/ns/net")) { return true }
+        do {
+            return id == (try Self.identity(of: "/proc/1/ns/net"))
+        } catch {
+            if case .system(let e) = error, e.code == EACCES || e.code == EPERM { return false }
+            throw error
+        }
+    }
+
+    /// The identity of a namespace file, by stat(2).
+    static func identity(of path: String) throws(NetError) -> NamespaceID {
         var st = stat()
-        guard stat("/proc/1/ns/net", &st) == 0 else { throw .system(.last("stat", "/proc/1/ns/net")) }
-        return id == NamespaceID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        guard stat(path, &st) == 0 else { throw .system(.last("stat", path)) }
+        return NamespaceID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
     }
 
     // MARK: Creating and deleting named namespaces
