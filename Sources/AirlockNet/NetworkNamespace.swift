@@ -2,6 +2,7 @@
 import Glibc
 #endif
 internal import CAirlockShims
+import Synchronization
 
 /// Identifies a namespace the way the kernel does: the device and inode of its nsfs file.
 /// Two descriptors refer to the same namespace exactly when their identities are equal.
@@ -21,6 +22,7 @@ public struct NamespaceID: Hashable, Sendable, CustomStringConvertible {
 public final class NetworkNamespace: Sendable, CustomStringConvertible {
     /// Where named namespaces live (the `ip netns` convention).
     public static let runDirectory = "/run/netns"
+    private static let prepareLock = Mutex(())
 
     /// The name under `runDirectory`, when opened or created by name.
     public let name: String?
@@ -108,7 +110,9 @@ public final class NetworkNamespace: Sendable, CustomStringConvertible {
     /// Throws `isExists` if the name is taken; on any failure nothing is left behind.
     public static func create(name: String) throws(NetError) -> NetworkNamespace {
         try validate(name: name)
-        let err = airlock_netns_prepare_dir(runDirectory)
+        // Serialized: two threads making /run/netns a mount point at once would stack two bind
+        // mounts (`ip netns` has the same race between processes; we avoid it within ours).
+        let err = prepareLock.withLock { _ in airlock_netns_prepare_dir(runDirectory) }
         guard err == 0 else { throw .system(SyscallError(code: err, call: "mount --make-shared", context: runDirectory)) }
         let file = path(of: name)
         var fd: Int32
