@@ -59,3 +59,75 @@ uint64_t airlock_heap_in_use(void) {
     struct mallinfo2 mi = mallinfo2();
     return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
 }
+
+// ---- Network namespaces (AirlockNet) ----
+// Swift's Glibc lacks CLONE_NEWNET and the mount flags; and unshare(CLONE_NEWNET) must run on a
+// thread that exists only for it (the namespace of a thread never goes back), so the thread lives here.
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+int airlock_netns_prepare_dir(const char *dir) {
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return errno;
+    int made_mount = 0;
+    // Same dance as `ip netns add`: MS_SHARED fails with EINVAL until dir is a mount point.
+    while (mount("", dir, "none", MS_SHARED | MS_REC, NULL) != 0) {
+        if (errno != EINVAL || made_mount) return errno;
+        if (mount(dir, dir, "none", MS_BIND | MS_REC, NULL) != 0) return errno;
+        made_mount = 1;
+    }
+    return 0;
+}
+
+struct airlock_netns_bind_job { const char *path; int err; };
+
+static void *airlock_netns_bind_thread(void *arg) {
+    struct airlock_netns_bind_job *job = arg;
+    job->err = 0;
+    if (unshare(CLONE_NEWNET) != 0) { job->err = errno; return NULL; }
+    // thread-self, not self: /proc/self/ns/net is the main thread's namespace.
+    if (mount("/proc/thread-self/ns/net", job->path, "none", MS_BIND, NULL) != 0) job->err = errno;
+    return NULL;
+}
+
+int airlock_netns_bind_new(const char *path) {
+    struct airlock_netns_bind_job job = { path, 0 };
+    pthread_t tid;
+    int rc = pthread_create(&tid, NULL, airlock_netns_bind_thread, &job);
+    if (rc != 0) return rc;
+    rc = pthread_join(tid, NULL);
+    if (rc != 0) return rc;
+    return job.err;
+}
+
+int airlock_netns_unmount(const char *path) { return umount2(path, MNT_DETACH) == 0 ? 0 : errno; }
+
+int airlock_setns_net(int fd) { return setns(fd, CLONE_NEWNET) == 0 ? 0 : errno; }
+
+int airlock_sysctl_write(const char *path, const char *value) {
+    int fd;
+    do { fd = open(path, O_WRONLY | O_CLOEXEC); } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return errno;
+    size_t len = strlen(value);
+    ssize_t n;
+    do { n = write(fd, value, len); } while (n < 0 && errno == EINTR);
+    int err = n < 0 ? errno : ((size_t)n != len ? EIO : 0);
+    if (close(fd) != 0 && err == 0 && errno != EINTR) err = errno;
+    return err;
+}
+
+static void *airlock_netns_probe_thread(void *arg) {
+    *(int *)arg = unshare(CLONE_NEWNET) == 0 ? 0 : errno;
+    return NULL;
+}
+
+int airlock_netns_probe(void) {
+    int err = 0;
+    pthread_t tid;
+    int rc = pthread_create(&tid, NULL, airlock_netns_probe_thread, &err);
+    if (rc != 0) return rc;
+    rc = pthread_join(tid, NULL);
+    return rc != 0 ? rc : err;
+}

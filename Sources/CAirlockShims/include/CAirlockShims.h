@@ -34,5 +34,24 @@ int airlock_bind_to_device(int fd, const char *name);
 // Heap bytes in use (mallinfo2().uordblks; malloc.h is not in Swift's Glibc module), for the
 // memory-per-connection figures in metrics, the benchmark and tests.
 uint64_t airlock_heap_in_use(void);
+// Network namespaces (AirlockNet). Swift's Glibc module exposes neither CLONE_NEWNET nor the
+// mount(2) flags, and the unshare must happen on a thread that does nothing else. Each returns 0 or
+// an errno value (never -1), so callers need not read errno across threads.
+
+/// Makes `dir` (created 0755 if missing) a shared mount point, as `ip netns add` does, so that
+/// unmounting a namespace file propagates to every mount namespace.
+int airlock_netns_prepare_dir(const char *dir);
+/// Starts a dedicated pthread that unshares a fresh network namespace and bind-mounts its
+/// `/proc/thread-self/ns/net` onto `path` (an existing empty file); the thread then exits.
+int airlock_netns_bind_new(const char *path);
+/// Detaches the bind mount at `path` (umount2 MNT_DETACH).
+int airlock_netns_unmount(const char *path);
+/// Moves the calling thread into the network namespace `fd` refers to.
+int airlock_setns_net(int fd);
+/// Writes `value` to a /proc/sys file in a single write(2) at offset 0, as sysctl files require.
+int airlock_sysctl_write(const char *path, const char *value);
+/// Tells whether this process may create network namespaces: a throwaway thread unshares one,
+/// which the kernel frees when the thread exits.
+int airlock_netns_probe(void);
 
 #endif

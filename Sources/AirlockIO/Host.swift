@@ -1,0 +1,179 @@
+import AirlockCore
+import AirlockCrypto
+import AirlockWire
+
+/// Caps and timeouts of a host's connections (the relay widens or narrows them from its config).
+public struct HostConfig: Sendable {
+    /// Seconds for multistream + Noise + multistream on a new connection.
+    public var handshakeTimeout: Double = 10
+    /// Seconds for a stream's protocol negotiation (and, for handlers, their first message).
+    public var messageTimeout: Double = 10
+    /// Streams the remote may hold open on one connection.
+    public var maxStreamsPerConnection = 1024
+    /// Inbound streams still negotiating on one connection.
+    public var maxNegotiatingStreams = 64
+    /// Encrypted bytes queued per connection before stream writers are held back.
+    public var connectionHighWater = 512 * 1024
+    /// Connections in total, and those still in their handshake.
+    public var maxConnections = 16384
+    public var maxHandshaking = 256
+    public init() {}
+}
+
+/// A libp2p host: one identity, TCP listeners and dials, connections, protocol handlers, and the
+/// built-in identify and ping protocols.
+///
+/// **Thread:** everything runs on `loop` (create and use the host from the loop's thread).
+public final class Host {
+    public let loop: EventLoop
+    public let identity: Ed25519PrivateKey
+    public let peerID: PeerID
+    public let logger: Logger
+    public var config: HostConfig
+    /// Addresses announced in identify and relay reservations.
+    public var listenAddrs: [Multiaddr] = []
+    public var agentVersion = "airlock/0.1.0"
+
+    public private(set) var connections: [UInt64: Libp2pConnection] = [:]
+    private var byPeer: [PeerID: [UInt64]] = [:]
+    private var handlers: [String: (Libp2pStream) -> Void] = [:]
+    private var listeners: [TCPListener] = []
+    private var nextID: UInt64 = 1
+    private var handshaking = 0
+
+    /// Called for every established connection (inbound, outbound, relayed).
+    public var onConnection: ((Libp2pConnection) -> Void)?
+    /// Called when an established connection is gone.
+    public var onDisconnect: ((Libp2pConnection) -> Void)?
+    /// Decides whether a freshly authenticated connection may stay (e.g. an agent listener that
+    /// accepts exactly one identity). Refused connections are closed before any stream runs.
+    public var admitConnection: ((Libp2pConnection) -> Bool)?
+
+    public init(loop: EventLoop, identity: Ed25519PrivateKey, config: HostConfig = HostConfig(), logger: Logger = .silent) {
+        self.loop = loop
+        self.identity = identity
+        self.peerID = PeerID(publicKey: identity.publicKey)
+        self.config = config
+        self.logger = logger
+        handle(ProtocolID.identify) { [unowned self] s in self.serveIdentify(s) }
+        handle(ProtocolID.ping) { s in Host.servePing(s) }
+    }
+
+    // MARK: handlers
+
+    /// Serves `protocolID` on inbound streams.
+    public func handle(_ protocolID: String, _ handler: @escaping (Libp2pStream) -> Void) {
+        handlers[protocolID] = handler
+    }
+
+    public func removeHandler(_ protocolID: String) { handlers[protocolID] = nil }
+
+    var supportedProtocols: [String] { Array(handlers.keys) }
+
+    func dispatch(_ s: Libp2pStream) {
+        guard let h = handlers[s.protocolID] else { s.reset(); return }
+        h(s)
+    }
+
+    // MARK: listening and dialling
+
+    /// Listens on `address`; returns the real bound address.
+    @discardableResult
+    public func listen(on address: SocketAddress, device: String? = nil) throws(Errno) -> SocketAddress {
+        let l = try TCPListener(on: address, loop: loop, device: device)
+        try adopt(listener: l)
+        return l.address
+    }
+
+    /// Serves connections accepted by an existing listener (e.g. one made inside a namespace).
+    public func adopt(listener l: TCPListener, admit: ((Libp2pConnection) -> Bool)? = nil) throws(Errno) {
+        l.onAccept = { socket in self.accepted(socket, admit: admit) }  // cycle broken by shutdown()
+        listeners.append(l)
+    }
+
+    private func accepted(_ socket: Socket, admit: ((Libp2pConnection) -> Bool)?) {
+        guard connections.count < config.maxConnections, handshaking < config.maxHandshaking else {
+            logger.warn("connection_refused", ["reason": "connection cap reached"])
+            socket.close()
+            return
+        }
+        let remote = try? socket.remoteAddress()
+        let tcp: TCPConnection
+        do { tcp = try TCPConnection(socket: socket, loop: loop) } catch { return }
+        let c = Libp2pConnection(id: takeID(), host: self, transport: .tcp(tcp), direction: .inbound,
+                                 expectedPeer: nil, remoteAddress: remote)
+        c.admit = admit
+        begin(c)
+    }
+
+    /// Dials `address` over TCP and upgrades. With `expect`, a different remote identity fails.
+    public func dial(_ address: SocketAddress, expect: PeerID?, device: String? = nil,
+                     _ completion: @escaping (Result<Libp2pConnection, SessionError>) -> Void) {
+        let tcp = TCPConnection.connect(to: address, on: loop, device: device)
+        let c = Libp2pConnection(id: takeID(), host: self, transport: .tcp(tcp), direction: .outbound,
+                                 expectedPeer: expect, remoteAddress: address)
+        c.onEstablished = completion
+        begin(c)
+    }
+
+    /// Upgrades a relayed byte pipe (a hop or stop stream after OK) into a connection: the side
+    /// that sent CONNECT dials, the side that accepted STOP listens (wire.md §5.5 step 7).
+    public func upgrade(stream: Libp2pStream, asDialer: Bool, expect: PeerID?,
+                        _ completion: @escaping (Result<Libp2pConnection, SessionError>) -> Void) {
+        let c = Libp2pConnection(id: takeID(), host: self, transport: .stream(stream),
+                                 direction: asDialer ? .outbound : .inbound, expectedPeer: expect, remoteAddress: nil)
+        c.onEstablished = completion
+        begin(c)
+    }
+
+    private func begin(_ c: Libp2pConnection) {
+        connections[c.id] = c
+        handshaking += 1
+        c.start()
+    }
+
+    private func takeID() -> UInt64 { defer { nextID += 1 }; return nextID }
+
+    // MARK: connection bookkeeping
+
+    func admit(_ c: Libp2pConnection) -> Bool {
+        handshaking -= 1
+        c.countedHandshake = false
+        if let a = c.admit, !a(c) { return false }
+        if let a = admitConnection, !a(c) { return false }
+        return true
+    }
+
+    func connectionEstablished(_ c: Libp2pConnection) {
+        byPeer[c.remotePeer, default: []].append(c.id)
+        logger.debug("connection_open", ["conn": c.id, "peer": c.remotePeer, "dir": c.direction == .inbound ? "in" : "out", "relayed": c.isRelayed])
+        onConnection?(c)
+    }
+
+    func connectionClosed(_ c: Libp2pConnection) {
+        guard connections.removeValue(forKey: c.id) != nil else { return }
+        if c.countedHandshake { handshaking -= 1; c.countedHandshake = false }
+        if c.isEstablished {
+            if var ids = byPeer[c.remotePeer] {
+                ids.removeAll { $0 == c.id }
+                byPeer[c.remotePeer] = ids.isEmpty ? nil : ids
+            }
+            logger.debug("connection_closed", ["conn": c.id, "peer": c.remotePeer, "reason": c.closeReason ?? "-"])
+            onDisconnect?(c)
+        }
+    }
+
+    /// Established connections to `peer`, oldest first.
+    public func connections(to peer: PeerID) -> [Libp2pConnection] {
+        (byPeer[peer] ?? []).compactMap { connections[$0] }
+    }
+
+    public func connection(id: UInt64) -> Libp2pConnection? { connections[id] }
+
+    /// Closes every listener and connection.
+    public func shutdown() {
+        for l in listeners { l.onAccept = nil; l.close() }
+        listeners.removeAll()
+        for c in Array(connections.values) { c.close(reason: "host shutting down") }
+    }
+}

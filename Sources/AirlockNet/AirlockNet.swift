@@ -1,1 +1,0 @@
-// AirlockNet: see docs/architecture.md.
