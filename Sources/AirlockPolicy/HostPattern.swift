@@ -1,3 +1,5 @@
+import AirlockCore
+
 /// The host half of a destination rule.
 ///
 /// - `exact`: one DNS name, `api.github.com`; matches that name only.
@@ -56,10 +58,8 @@ public enum HostPattern: Hashable, Sendable, CustomStringConvertible {
             return .failure(PatternError("prefix length \"\(prefix)\" is not a number from 0 to \(bits)"))
         }
         guard !ip.hasBits(after: length) else {
-            var masked = ip.bytes
-            for bit in length..<bits { masked[bit / 8] &= ~(0x80 >> UInt8(bit % 8)) }
-            let fixed = IPAddress(bytes: masked)!
-            let hint = fixed.isV4 ? "\(fixed)/\(length)" : "[\(fixed)/\(length)]"
+            let fixed = ip.masked(toPrefixLength: length)
+            let hint = fixed.isIPv4 ? "\(fixed)/\(length)" : "[\(fixed)/\(length)]"
             return .failure(PatternError("\(ip)/\(length) has host bits set; did you mean \(hint)?"))
         }
         return .success(.network(ip, prefixLength: length))
@@ -67,9 +67,9 @@ public enum HostPattern: Hashable, Sendable, CustomStringConvertible {
 
     /// IPv6 goes in brackets and IPv4 does not; IPv4-mapped IPv6 is refused so each address has one spelling.
     private static func checkFamily(_ ip: IPAddress, bracketed: Bool) -> PatternError? {
-        if ip.isV4 && bracketed { return PatternError("IPv4 address \(ip) must not be in brackets") }
-        if !ip.isV4 && !bracketed { return PatternError("IPv6 address \(ip) must be in brackets, as in [\(ip)]:443") }
-        if let v4 = ip.mappedV4 { return PatternError("[\(ip)] is an IPv4-mapped address; write it as \(v4)") }
+        if ip.isIPv4 && bracketed { return PatternError("IPv4 address \(ip) must not be in brackets") }
+        if ip.isIPv6 && !bracketed { return PatternError("IPv6 address \(ip) must be in brackets, as in [\(ip)]:443") }
+        if let v4 = ip.mappedIPv4 { return PatternError("[\(ip)] is an IPv4-mapped address; write it as \(v4)") }
         return nil
     }
 
@@ -93,15 +93,15 @@ public enum HostPattern: Hashable, Sendable, CustomStringConvertible {
     /// Whether this pattern names `address` explicitly (an address or network pattern containing
     /// it). Exits use this to let a rule reach an address they would otherwise refuse (private,
     /// loopback, …) only when the rule names it by address.
-    public func names(_ address: IPAddress) -> Bool { matches(.address(address.mappedV4 ?? address)) }
+    public func names(_ address: IPAddress) -> Bool { matches(.address(address.mappedIPv4 ?? address)) }
 
     /// The text `parse` reads: lowercase names, RFC 5952 IPv6 in brackets.
     public var description: String {
         switch self {
         case .exact(let name): return name
         case .subdomains(let domain): return "*." + domain
-        case .address(let ip): return ip.isV4 ? ip.description : "[\(ip)]"
-        case .network(let ip, let length): return ip.isV4 ? "\(ip)/\(length)" : "[\(ip)/\(length)]"
+        case .address(let ip): return ip.isIPv4 ? ip.description : "[\(ip)]"
+        case .network(let ip, let length): return ip.isIPv4 ? "\(ip)/\(length)" : "[\(ip)/\(length)]"
         }
     }
 }

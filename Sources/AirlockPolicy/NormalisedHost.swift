@@ -1,3 +1,5 @@
+import AirlockCore
+
 /// The host of an exit request in the one form rules are matched against: a lowercase DNS name
 /// without a trailing dot, or an IP address (IPv4-mapped IPv6 addresses become IPv4, so an IPv4
 /// rule cannot be dodged by writing `::ffff:10.0.0.1`).
@@ -24,9 +26,9 @@ public enum NormalisedHost: Hashable, Sendable, CustomStringConvertible {
         if text.hasPrefix("[") {
             guard text.hasSuffix("]"), text.count >= 2 else { return .failure(PatternError("\"\(text)\" opens '[' without closing it")) }
             inner = text.dropFirst().dropLast()
-            guard let ip = IPAddress(inner), !ip.isV4 else { return .failure(PatternError("\"\(inner)\" in brackets is not an IPv6 address")) }
+            guard let ip = IPAddress(inner), ip.isIPv6 else { return .failure(PatternError("\"\(inner)\" in brackets is not an IPv6 address")) }
         }
-        if let ip = IPAddress(inner) { return .success(.address(ip.mappedV4 ?? ip)) }
+        if let ip = IPAddress(inner) { return .success(.address(ip.mappedIPv4 ?? ip)) }
         return normaliseName(inner).map { .name($0) }
     }
 
@@ -65,7 +67,7 @@ public enum NormalisedHost: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .name(let n): return n
-        case .address(let ip): return ip.isV4 ? ip.description : "[\(ip)]"
+        case .address(let ip): return ip.isIPv4 ? ip.description : "[\(ip)]"
         }
     }
 }

@@ -194,10 +194,10 @@ public enum MultiaddrComponent: Hashable, Sendable, CustomStringConvertible {
         }
         switch code {
         case Code.ip4:
-            guard let a = IPAddress(ipv4: String(value!)) else { throw bad("not an IPv4 address") }
+            guard let a = IPAddress(ipv4: value!) else { throw bad("not an IPv4 address") }
             return .ip4(a)
         case Code.ip6:
-            guard let a = IPAddress(ipv6: String(value!)) else { throw bad("not an IPv6 address") }
+            guard let a = IPAddress(ipv6: value!) else { throw bad("not an IPv6 address") }
             return .ip6(a)
         case Code.tcp, Code.udp:
             // Decimal digits only: no sign, no spaces, at most 5 digits, at most 65535.

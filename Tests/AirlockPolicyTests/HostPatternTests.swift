@@ -1,4 +1,5 @@
 import Testing
+import AirlockCore
 @testable import AirlockPolicy
 
 @Suite struct HostPatternTests {
