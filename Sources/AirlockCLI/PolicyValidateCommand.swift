@@ -40,6 +40,9 @@ public enum PolicyValidateCommand: Command {
             return 0
         } catch {
             CLI.printErr(error.description)
+            if explicit == nil && operands.isEmpty && error.problems.contains(where: { $0.position == nil }) {
+                CLI.printErr("(no FILE was given, so \(path) was read; name the policy: airlock policy validate FILE, or set $\(PolicyCommand.environmentVariable))")
+            }
             return 1
         }
     }
