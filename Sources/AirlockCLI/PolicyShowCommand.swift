@@ -9,12 +9,11 @@ public enum PolicyShowCommand: Command {
         usage: airlock policy show [--policy FILE] [--json]
 
         Prints the policy's agents (name, uid, identity, limits), services, exits, peers and rules
-        as tables, entries sorted by name and rules in file order. The file is FILE, else
-        $\(PolicyCommand.environmentVariable), else \(PolicyCommand.defaultPath). An invalid file
-        prints its problems and nothing else.
+        as tables, entries sorted by name and rules in file order. An invalid file prints its
+        problems and nothing else.
 
         options:
-          --policy FILE  the policy file
+          --policy FILE  the policy file (else $\(PolicyCommand.environmentVariable), else \(PolicyCommand.defaultPath))
           --json         print the canonical JSON form instead (docs/policy.md, "Canonical form")
           -h, --help     show this help
 
