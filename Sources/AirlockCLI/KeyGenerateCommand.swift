@@ -86,17 +86,11 @@ public enum KeyGenerateCommand: Command {
         return 0
     }
 
-    /// The key file text, in the format `KeyFile.read` parses (see KeyFile), built in memory and
-    /// wiped after writing: going through a temporary file would put the secret on disk.
+    /// The key file text, built in memory and wiped after writing: going through a temporary
+    /// file would put the secret on disk.
     private static func writeToStdout(_ key: Ed25519PrivateKey) throws(CommandFailure) -> Int32 {
         let peer = PeerID(publicKey: key.publicKey)
-        var text = Array("# airlock Ed25519 identity \(peer)\nprivate-key: ".utf8)
-        let digits = Array("0123456789abcdef".utf8)
-        key.protobuf.withUnsafeBytes { pb in
-            text.reserveCapacity(text.count + 2 * pb.count + 1)
-            for b in pb { text.append(digits[Int(b >> 4)]); text.append(digits[Int(b & 15)]) }
-        }
-        text.append(UInt8(ascii: "\n"))
+        var text = KeyFile.render(key)
         let ok = Output.writeAll(1, text)
         text.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } }
         guard ok else { throw CommandFailure("cannot write the key to stdout: \(Output.errnoText())") }

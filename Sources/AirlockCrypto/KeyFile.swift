@@ -113,8 +113,8 @@ public enum KeyFile {
         return key
     }
 
-    /// The file content for `key`. The caller wipes it.
-    static func render(_ key: Ed25519PrivateKey) -> [UInt8] {
+    /// The file content for `key` (it holds the secret: the caller wipes it after use).
+    public static func render(_ key: Ed25519PrivateKey) -> [UInt8] {
         var out = Array("# airlock Ed25519 identity \(PeerID(publicKey: key.publicKey))\nprivate-key: ".utf8)
         let digits = Array("0123456789abcdef".utf8)
         key.protobuf.withUnsafeBytes { pb in
