@@ -84,7 +84,9 @@ public final class SecureSession {
 
     // MARK: input
 
-    /// Feeds bytes read from the transport; events are reported in wire order.
+    /// Feeds bytes read from the transport; events are reported in wire order. The bytes are
+    /// treated as scratch: complete ciphertext frames are decrypted where they lie, so the caller
+    /// must not read them afterwards (a read buffer, or an outer layer's delivered payload).
     /// On error the session is dead: the owner closes the transport (after writing what is queued,
     /// which may be a yamux GoAway).
     public func receive(_ bytes: UnsafeRawBufferPointer, _ handle: (Event) -> Void) throws(SessionError) {
@@ -206,10 +208,50 @@ public final class SecureSession {
         handle(.established(remotePeer!))
     }
 
-    /// Steady state: decrypt complete frames (in place, in our inbox) and feed the plaintext on.
+    /// Steady state: complete a pending partial frame from `inbox`, then decrypt whole frames in
+    /// place in the caller's buffer (no copy), and keep only a trailing partial frame.
+    ///
+    /// The input is scratch memory (the loop's read buffer, or the decrypted payload of an outer
+    /// connection) that nobody reads again after this call, so decrypting it in place is safe.
     private func receiveEstablished(_ bytes: UnsafeRawBufferPointer, _ handle: (Event) -> Void) throws(SessionError) {
-        inbox.write(bytes)
         guard let transport else { return }
+        var rest = UnsafeMutableRawBufferPointer(mutating: bytes)
+        if !inbox.isEmpty {
+            // Top up the pending frame only as far as it needs; the rest goes the fast way.
+            let need = SecureSession.pendingFrameNeed(inbox)
+            let take = min(need, rest.count)
+            inbox.write(UnsafeRawBufferPointer(rebasing: rest[..<take]))
+            rest = UnsafeMutableRawBufferPointer(rebasing: rest[take...])
+            try decrypt(inboxWith: transport, handle)
+            if !inbox.isEmpty {
+                // Still incomplete (length header was partial): append everything and retry once.
+                if rest.isEmpty { return }
+                inbox.write(UnsafeRawBufferPointer(rest))
+                try decrypt(inboxWith: transport, handle)
+                return
+            }
+        }
+        guard !rest.isEmpty else { return }
+        var failure: SessionError?
+        let consumed: Int
+        do {
+            consumed = try transport.decrypt(inPlace: rest) { plain in
+                guard failure == nil else { return }
+                do throws(SessionError) { try self.deliver(plain, handle) } catch { failure = error }
+            }
+        } catch { throw SessionError(.decrypt, error.description) }
+        if let failure { throw failure }
+        if consumed < rest.count { inbox.write(UnsafeRawBufferPointer(rebasing: rest[consumed...])) }
+    }
+
+    /// Bytes still missing from the frame at the start of `inbox` (2 while its length is unknown).
+    static func pendingFrameNeed(_ inbox: ByteBuffer) -> Int {
+        guard inbox.readableBytes >= 2 else { return 2 - inbox.readableBytes }
+        let length = Int(inbox.peek(at: 0)!) << 8 | Int(inbox.peek(at: 1)!)
+        return max(0, 2 + length - inbox.readableBytes)
+    }
+
+    private func decrypt(inboxWith transport: NoiseTransport, _ handle: (Event) -> Void) throws(SessionError) {
         var failure: SessionError?
         let consumed: Int
         do {
@@ -219,9 +261,7 @@ public final class SecureSession {
                     do throws(SessionError) { try self.deliver(plain, handle) } catch { failure = error }
                 }
             }
-        } catch {
-            throw SessionError(.decrypt, error.description)
-        }
+        } catch { throw SessionError(.decrypt, error.description) }
         inbox.skip(consumed)
         if let failure { throw failure }
     }
