@@ -76,7 +76,9 @@ struct RelayConfigDecoder {
     private mutating func listenAddresses(_ node: JSONNode) -> [SocketAddress]? {
         let expected = "a non-empty array of \"host:port\" strings such as \"127.0.0.1:4001\" or \"[::1]:4001\""
         guard case .array(let items) = node.value, !items.isEmpty else {
-            report(node.position, "listen", "expected \(expected), got \(node.summary)")
+            let got: String
+            if case .array = node.value { got = "[]" } else { got = node.summary }
+            report(node.position, "listen", "expected \(expected), got \(got)")
             return nil
         }
         guard items.count <= RelayConfigFile.maxListenAddresses else {
@@ -84,6 +86,8 @@ struct RelayConfigDecoder {
             return nil
         }
         var out: [SocketAddress] = []
+        /// Each good address with its index in the file, for "repeats listen[i]".
+        var seen: [(index: Int, address: SocketAddress)] = []
         var ok = true
         for (i, item) in items.enumerated() {
             let p = "listen[\(i)]"
@@ -97,11 +101,12 @@ struct RelayConfigDecoder {
                 report(item.position, p, "\(e.message); got \(item.summary)")
                 ok = false
             case .success(let address):
-                if let first = out.firstIndex(where: { Self.overlaps($0, address) }) {
-                    let how = out[first] == address ? "repeats" : "overlaps (a wildcard address takes every address of its family on that port)"
-                    report(item.position, p, "\(address) \(how) listen[\(first)] \(out[first])")
+                if let first = seen.first(where: { Self.overlaps($0.address, address) }) {
+                    let how = first.address == address ? "repeats" : "overlaps (a wildcard address takes every address of its family on that port)"
+                    report(item.position, p, "\(address) \(how) listen[\(first.index)] \(first.address)")
                     ok = false
                 }
+                seen.append((i, address))
                 out.append(address)
             }
         }
