@@ -158,6 +158,20 @@ import AirlockIO
         }
     }
 
+    @Test func readmeErrorExamplesAreWhatTheExampleWithMistakesGives() throws {
+        let readme = try #require(Self.read(Self.relayDirectory + "/README.md"))
+        let section = try #require(readme.split(separator: "### Config errors\n").last)
+        let block = try #require(section.split(separator: "```\n").dropFirst().first)
+        let documented = block.split(separator: "\n").map(String.init)
+        var text = try #require(Self.read(Self.relayDirectory + "/relay.example.json"))
+        // Blank the policy line rather than delete it, so the other lines keep their numbers.
+        text = text.replacing("  \"policy\": \"policy.json\",", with: "")
+            .replacing("\"127.0.0.1:4001\"", with: "\"localhost:4001\"")
+            .replacing("\"enabled\": true", with: "\"enable\": true")
+            .replacing("\"max_circuits\": 16384", with: "\"max_circuits\": 0")
+        #expect(problems(text, file: "/etc/airlock/relay.json") == documented)
+    }
+
     // MARK: paths
 
     @Test func relativePathsAreResolvedAgainstTheConfigDirectory() throws {
