@@ -13,9 +13,9 @@ public struct SourcePosition: Hashable, Sendable, Comparable, CustomStringConver
 }
 
 /// A parsed JSON value with the position of its first character, so the policy validator can
-/// point at the exact value it refuses.
-struct JSONNode: Sendable {
-    enum Value: Sendable {
+/// point at the exact value it refuses. Other strict readers (the relay's config file) use it too.
+public struct JSONNode: Sendable {
+    public enum Value: Sendable {
         case null
         case bool(Bool)
         /// The literal text, already checked against the JSON number grammar; the validator
@@ -27,11 +27,14 @@ struct JSONNode: Sendable {
         case object([JSONMember])
     }
 
-    let value: Value
-    let position: SourcePosition
+    public let value: Value
+    public let position: SourcePosition
+
+    /// `s` as a JSON string literal, for naming keys and values in messages.
+    public static func quoted(_ s: String) -> String { JSONWriter.quoted(s) }
 
     /// How a value is named in "got …" messages.
-    var summary: String {
+    public var summary: String {
         switch value {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
@@ -43,8 +46,8 @@ struct JSONNode: Sendable {
     }
 }
 
-struct JSONMember: Sendable {
-    let key: String
-    let keyPosition: SourcePosition
-    let value: JSONNode
+public struct JSONMember: Sendable {
+    public let key: String
+    public let keyPosition: SourcePosition
+    public let value: JSONNode
 }

@@ -4,15 +4,15 @@
 /// single quotes, leading zeros, control characters in strings and unpaired surrogates, and stops
 /// at the first syntax error: after one, positions of later text mean nothing. Nesting is capped
 /// at `maxDepth`; the caller caps the size. Duplicate keys are kept for the validator to report.
-struct JSONParser {
+public struct JSONParser {
     /// Deeper than any policy needs (4 levels today), shallow enough that recursion is safe.
-    static let maxDepth = 16
+    public static let maxDepth = 16
 
-    struct SyntaxError: Error, Sendable {
-        let position: SourcePosition
+    public struct SyntaxError: Error, Sendable {
+        public let position: SourcePosition
         /// Where in the document the parser was, as `agents.coder.limits` (empty at the top).
-        let path: String
-        let message: String
+        public let path: String
+        public let message: String
     }
 
     private enum PathPart { case key(String), index(Int) }
@@ -25,7 +25,8 @@ struct JSONParser {
 
     private init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONNode {
+    /// Parses one JSON document; the first syntax error is thrown with its position and path.
+    public static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONNode {
         var parser = JSONParser(bytes)
         try parser.checkUTF8()
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.index = 3 }

@@ -5,7 +5,9 @@ import AirlockCore
 /// It does not stop at the first problem: each field is checked on its own, an entry with a
 /// problem is left out of the model, and names whose entries were left out are remembered so
 /// that rules naming them do not produce a second, misleading problem.
-struct PolicyDecoder {
+///
+/// Public only for `suggestion(for:among:)`, which other strict readers share for their hints.
+public struct PolicyDecoder {
     let file: String
     private var problems: [PolicyProblem] = []
 
@@ -363,7 +365,7 @@ struct PolicyDecoder {
     static let agentLimitFields = ruleLimitFields + [Field(name: "kill_after_denials", required: false, expected: "")]
 
     /// ` (did you mean "x"?)` when one candidate is within two edits of `word`, else empty.
-    static func suggestion(for word: String, among candidates: [String]) -> String {
+    public static func suggestion(for word: String, among candidates: [String]) -> String {
         let w = Array(word.utf8)
         var best: (String, Int)?
         for c in candidates.sorted() {
