@@ -25,6 +25,8 @@ final class Circuit {
         /// `from` sent FIN; `finSent` once it was passed on to `to`.
         var sourceFinished = false
         var finSent = false
+        /// The most bytes ever pending (bounded by the source's receive window).
+        var peakPending = 0
 
         init(from: Libp2pStream, to: Libp2pStream) { self.from = from; self.to = to }
     }
@@ -90,7 +92,10 @@ final class Circuit {
             n = p.to.write(raw)
             if n > 0 { p.from.consume(n); p.forwarded += UInt64(n) }
         }
-        if n < raw.count { p.pending.write(UnsafeRawBufferPointer(rebasing: raw[n...])) }
+        if n < raw.count {
+            p.pending.write(UnsafeRawBufferPointer(rebasing: raw[n...]))
+            p.peakPending = max(p.peakPending, p.pending.readableBytes)
+        }
     }
 
     /// Writes pending bytes as the destination's window allows; passes FIN on once empty.
@@ -151,17 +156,4 @@ final class Circuit {
         case .localReset: "reset by relay"
         }
     }
-}
-
-/// What a circuit counts against while it is being set up and while it lives: the total, each
-/// end's per-peer count, and the policy's `max_circuits` for the source agent and the rule.
-struct CircuitSlot {
-    let source: PeerID
-    let target: PeerID
-    /// `agent:<name>` when the source agent sets `max_circuits`, with that cap.
-    let agentKey: String?
-    let agentCap: Int
-    /// `rule:<from>><to>` when the rule sets `max_circuits`, with that cap.
-    let ruleKey: String?
-    let ruleCap: Int
 }

@@ -15,7 +15,7 @@ final class HopExchange {
     var stop: Libp2pStream?
     /// During a CONNECT: the circuit caps this request holds.
     var slot: CircuitSlot?
-    /// The source's CONNECT target and the limit the circuit will run under.
+    /// During a CONNECT: the Circuit v2 limit the circuit will run under (nil: none).
     var limit: Limit?
     /// Set once the exchange is over (answered, spliced or abandoned).
     var finished = false

@@ -30,11 +30,15 @@ extension RelayTests {
                 let lab = Lab(loop: loop, done: done)
                 var pumps: [PatternPump] = []
                 var facts: [String] = []
+                var spliced: Circuit?
                 func finished() {
                     guard pumps.count == 2, pumps.allSatisfy({ $0.sent == total && $0.remoteDone }) else { return }
                     facts.append(pumps.map { "\($0.received) \($0.corrupt ? "corrupt" : "exact")" }.joined(separator: ", "))
                     lab.eventually("circuit closed", { lab.relay.counters.circuitsClosed == 1 }) {
                         let k = lab.relay.counters
+                        // Pending bytes stay within one receive window (256 KiB) per direction.
+                        let peaks = [spliced?.up.peakPending ?? -1, spliced?.down.peakPending ?? -1]
+                        facts.append("bounded \(peaks.allSatisfy { $0 >= 0 && $0 <= 256 * 1024 })")
                         facts.append("opened \(k.circuitsOpened) live \(k.circuitsLive) up \(k.bytesUp) down \(k.bytesDown)")
                         facts.append("logged \(lab.logs.lines("circuit_closed", "bytes_up=\(total)", "bytes_down=\(total)", "reason=closed").count)")
                         done(.success(facts.joined(separator: "; ")))
@@ -46,13 +50,51 @@ extension RelayTests {
                     let p = PatternPump(s, total: total); p.onDone = finished; pumps.append(p)
                 }, then: { a, s in
                     facts.append("hop \(a.status!) limit \(a.limit.map { "\($0)" } ?? "none")")
+                    spliced = lab.relay.circuitsByID.values.first
                     let info = lab.relay.circuits.first
                     facts.append("listed \(info?.source == lab.peer("client") && info?.target == lab.peer("svc"))")
                     let p = PatternPump(s, total: total); p.onDone = finished; pumps.append(p)
                 })
             }
             #expect(result == "stop from client true limit none; hop OK limit none; listed true; "
-                + "4194304 exact, 4194304 exact; opened 1 live 0 up 4194304 down 4194304; logged 1")
+                + "4194304 exact, 4194304 exact; bounded true; opened 1 live 0 up 4194304 down 4194304; logged 1")
+        }
+
+        @Test func slowTargetHoldsTheSourceBackWithoutBuffering() async throws {
+            // The target returns no credit for a while: the relay must not read ahead of it, so
+            // the source stalls after about two windows and the relay holds at most one.
+            let total = 4 << 20
+            let window = 256 * 1024
+            let result: String = try await onLoop(timeout: .seconds(60)) { loop, done in
+                let lab = Lab(loop: loop, done: done)
+                var source: PatternPump?
+                var received = 0, unconsumed = 0
+                var corrupt = false
+                var paused = true
+                var spliced: Circuit?
+                var facts = ""
+                Self.circuit(lab, onStop: { _, s in
+                    s.send(StopMessage.status(.ok).framed())
+                    s.onData = { [unowned s] raw in
+                        if !Pattern.matches(raw, offset: received) { corrupt = true }
+                        received += raw.count
+                        if paused { unconsumed += raw.count } else { s.consume(raw.count) }
+                        if received == total {
+                            done(.success("stalled \(facts) exact \(!corrupt)"))
+                        }
+                    }
+                    lab.after(0.3) {
+                        let up = spliced?.up
+                        facts = "sent \(source!.sent <= 2 * window + 64 * 1024) pending \((up?.peakPending ?? -1) <= window)"
+                        paused = false
+                        s.consume(unconsumed)
+                    }
+                }, then: { _, s in
+                    spliced = lab.relay.circuitsByID.values.first
+                    source = PatternPump(s, total: total, close: false)
+                })
+            }
+            #expect(result == "stalled sent true pending true exact true")
         }
 
         @Test func dataLimitResetsBothHalves() async throws {

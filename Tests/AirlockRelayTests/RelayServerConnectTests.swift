@@ -143,6 +143,63 @@ extension RelayTests {
                 + "refused [\"CONNECTION_FAILED\": 2] live 0")
         }
 
+        @Test func sourceLeavingBeforeTheStopAnswerResetsStopAndFreesTheSlot() async throws {
+            let result: String = try await onLoop { loop, done in
+                let lab = Lab(loop: loop, config: config { $0.maxCircuitsPerPeer = 1 }, done: done)
+                var stopEnd: String?
+                lab.connect("svc") { h, target in
+                    lab.serveStop(on: h) { _, s in
+                        s.onEnd = { stopEnd = "\($0)" }
+                        // Answer nothing: the source goes away first.
+                        lab.relayHost.connections(to: lab.peer("client")).first?.close()
+                    }
+                    lab.ask(target, .reserve) { _, _ in
+                        lab.connect("client") { _, c in
+                            lab.hop(c, HopMessage.connect(to: lab.peer("svc")).framed()) { _ in }
+                            lab.eventually("stop stream reset", { stopEnd != nil }) {
+                                let held = lab.relay.circuitTotal
+                                // The per-peer cap of 1 is free again: a new CONNECT reaches STOP.
+                                lab.serveStop(on: h) { _, s in s.send(StopMessage.status(.ok).framed()) }
+                                lab.connect("client") { _, c2 in
+                                    lab.ask(c2, .connect(to: lab.peer("svc"))) { a, _ in
+                                        done(.success("\(stopEnd!) held \(held) then \(a.status!)"))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(result == "reset held 0 then OK")
+        }
+
+        @Test func ruleMaxCircuitsCapsThePairOnly() async throws {
+            let result: String = try await onLoop { loop, done in
+                let lab = Lab(loop: loop, ruleLimits: #"{ "max_circuits": 1 }"#, done: done)
+                lab.connect("svc") { h, t1 in
+                    lab.serveStop(on: h) { _, s in s.send(StopMessage.status(.ok).framed()) }
+                    lab.ask(t1, .reserve) { _, _ in
+                        lab.connect("svc2") { h2, t2 in
+                            lab.serveStop(on: h2) { _, s in s.send(StopMessage.status(.ok).framed()) }
+                            lab.ask(t2, .reserve) { _, _ in
+                                lab.connect("client") { _, c in
+                                    lab.ask(c, .connect(to: lab.peer("svc"))) { a, _ in
+                                        lab.ask(c, .connect(to: lab.peer("svc"))) { b, _ in
+                                            // client → svc2 has no max_circuits.
+                                            lab.ask(c, .connect(to: lab.peer("svc2"))) { d, _ in
+                                                done(.success("\(a.status!) \(b.status!) \(d.status!)"))
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(result == "OK RESOURCE_LIMIT_EXCEEDED OK")
+        }
+
         @Test func targetWithoutStopHandlerGivesConnectionFailed() async throws {
             let result: String = try await onLoop { loop, done in
                 let lab = Lab(loop: loop, done: done)
