@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "AirlockIOTests", dependencies: ["AirlockIO", "AirlockWire", "AirlockCrypto", "AirlockCore"]),
         .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy", "AirlockCore"]),
         .testTarget(name: "AirlockNetTests", dependencies: ["AirlockNet", "AirlockCore"]),
-        .testTarget(name: "AirlockRelayTests", dependencies: ["AirlockRelay", "AirlockIO", "AirlockWire", "AirlockCrypto", "AirlockCore"]),
+        .testTarget(name: "AirlockRelayTests", dependencies: ["AirlockRelay", "AirlockPolicy", "AirlockIO", "AirlockWire", "AirlockCrypto", "AirlockCore"]),
         .testTarget(name: "AirlockCLITests", dependencies: ["AirlockCLI", "AirlockCrypto", "AirlockPolicy", "AirlockCore"]),
     ],
     swiftLanguageModes: [.v6]

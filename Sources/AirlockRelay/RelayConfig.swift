@@ -27,6 +27,11 @@ public struct RelayConfig: Sendable, Equatable {
     public var messageTimeout: Double = 10
     /// Seconds to wait for the target's STOP answer.
     public var stopAnswerTimeout: Double = 10
+    /// Seconds between sweeps that drop expired reservations (go sweeps every minute, wire.md §5.6).
+    public var sweepInterval: Double = 60
+    /// Seconds an answered, non-spliced hop stream may linger before it is reset (peers that keep
+    /// writing on it, or never close it, cannot hold it forever).
+    public var answeredStreamLinger: Double = 10
     /// Streams the remote may hold open on one connection (yamux inbound cap).
     public var maxStreamsPerConnection: Int = 1024
 
