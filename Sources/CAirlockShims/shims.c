@@ -131,3 +131,23 @@ int airlock_netns_probe(void) {
     rc = pthread_join(tid, NULL);
     return rc != 0 ? rc : err;
 }
+
+// ---- Signals (AirlockIO) ----
+// signalfd and sigset_t macros are not usable from Swift's Glibc import.
+#include <sys/signalfd.h>
+
+int airlock_signalfd(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int airlock_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof info);
+    if (n == (ssize_t)sizeof info) return (int)info.ssi_signo;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
+    return -1;
+}

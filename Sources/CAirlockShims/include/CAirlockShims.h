@@ -55,3 +55,11 @@ int airlock_sysctl_write(const char *path, const char *value);
 int airlock_netns_probe(void);
 
 #endif
+
+// ---- Signals (AirlockIO) ----
+/// Blocks `signals` in the calling thread (threads started later inherit the mask) and returns a
+/// non-blocking, close-on-exec signalfd for them, so signals arrive as loop events instead of
+/// interrupting arbitrary code. Returns -1 with errno on failure.
+int airlock_signalfd(const int *signals, int count);
+/// Reads one pending signal from a signalfd: its number, 0 when none is pending, -1 on error.
+int airlock_signalfd_read(int fd);
