@@ -67,6 +67,23 @@ extension RelayClient {
     }
 }
 
+extension RelayClient {
+    /// `Host.upgrade(stream:…)` for a circuit stream whose inbox may already hold the remote's
+    /// first handshake bytes (they arrived glued to the relay message, wire.md §9 P1).
+    ///
+    /// The connection installs its raw reader, which drains the inbox, before its session has
+    /// started, so the session would keep those bytes unprocessed until more arrive: a stall
+    /// whenever the remote is waiting for our answer to them. So they are taken out first and
+    /// handed to the reader once the upgrade has started. (`take` returns their window credit and
+    /// the reader returns it again; yamux caps grants at its maximum window, so that is harmless.)
+    static func upgrade(_ host: Host, _ s: Libp2pStream, asDialer: Bool, expect: PeerID,
+                        _ completion: @escaping (Result<Libp2pConnection, SessionError>) -> Void) {
+        let early = s.take()
+        host.upgrade(stream: s, asDialer: asDialer, expect: expect, completion)
+        if !early.isEmpty, let reader = s.onData { early.withUnsafeBytes { reader($0) } }
+    }
+}
+
 /// One CONNECT exchange on a hop stream. Holds itself alive through its timer and stream
 /// callbacks until it completes, exactly once.
 final class CircuitDial {
@@ -126,7 +143,7 @@ final class CircuitDial {
             return
         }
         // From here the stream is the circuit. Whatever already sits in its inbox is the
-        // target's first handshake bytes (wire.md §5.2, §9 P1): the upgrade delivers it first.
+        // target's first handshake bytes (wire.md §5.2, §9 P1): `RelayClient.upgrade` hands it over.
         if let t = timer { host.loop.cancel(t); timer = nil }
         s.onReadable = nil
         s.onEnd = nil
@@ -136,7 +153,7 @@ final class CircuitDial {
         let cb = completion
         completion = nil
         let target = self.target
-        host.upgrade(stream: s, asDialer: true, expect: target) { r in
+        RelayClient.upgrade(host, s, asDialer: true, expect: target) { r in
             cb?(r.mapError { RelayClientError("handshake with \(target) through the relay failed: \($0)") })
         }
     }

@@ -79,10 +79,10 @@ public final class StopHandler {
         let relayPeer = s.connection.remotePeer
         logger.debug("relay_circuit_accepted", ["relay": relayPeer, "peer": source,
                                                 "limit_s": msg.limit?.duration ?? 0, "limit_bytes": msg.limit?.data ?? 0])
-        // Bytes after CONNECT in the inbox already belong to the circuit; the upgrade takes them first.
+        // Bytes after CONNECT in the inbox already belong to the circuit (see `RelayClient.upgrade`).
         let key = ObjectIdentifier(s)
         expected[key] = source
-        host.upgrade(stream: s, asDialer: false, expect: source) { [weak self] r in
+        RelayClient.upgrade(host, s, asDialer: false, expect: source) { [weak self] r in
             self?.expected.removeValue(forKey: key)
             switch r {
             case .success(let c):
