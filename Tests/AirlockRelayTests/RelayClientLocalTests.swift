@@ -162,4 +162,157 @@ final class ScriptedRelay {
         let r = try await circuit(glue: .afterStopConnect)
         #expect(r == "ok")
     }
+
+    /// The first RESERVE outcome against a relay answering with `answer(relayKey, us)`, and the
+    /// client's state right after it.
+    func firstOutcome(_ answer: @escaping @Sendable (Ed25519PrivateKey, PeerID) -> HopMessage) async throws -> String {
+        let tl = try RelayClientTestLoop()
+        defer { tl.stop() }
+        return try await tl.wait(timeout: 10) { loop, done in
+            let relay = ScriptedRelay(loop: loop)
+            let relayKey = relay.host.identity
+            relay.reserveAnswer = { answer(relayKey, $0) }
+            let addr = try! relay.host.listen(on: .loopbackV4(port: 0))
+            let a = Host(loop: loop, identity: Ed25519PrivateKey())
+            let client = RelayClient(host: a, relay: addr, relayPeer: relay.host.peerID, logger: .silent)
+            for o in [relay, client] as [AnyObject] { RelayClientTestLoop.keep(o, on: loop) }
+            client.onReservation = { r in
+                client.onReservation = nil
+                let waiting = if case .waiting = client.state { true } else { false }
+                switch r {
+                case .success: done(.success("granted"))
+                case .failure(let e):
+                    done(.success("\(e.status?.description ?? "nil") reservation=\(client.reservation == nil ? "nil" : "set") waiting=\(waiting)"))
+                }
+                client.stop()
+            }
+            client.start()
+        }
+    }
+
+    static func voucher(_ key: Ed25519PrivateKey, relay: PeerID? = nil, peer: PeerID, expire: UInt64) -> [UInt8] {
+        Voucher(relay: relay ?? PeerID(publicKey: key.publicKey), peer: peer, expiration: expire).sealed(by: key)
+    }
+
+    static var later: UInt64 { UInt64(RelayClient.unixTime()) + 600 }
+
+    @Test func validGrantWithoutVoucherIsAccepted() async throws {
+        let r = try await firstOutcome { _, _ in .status(.ok, reservation: Reservation(expire: Self.later)) }
+        #expect(r == "granted")
+    }
+
+    @Test func refusalCarriesTheRelayStatus() async throws {
+        let r = try await firstOutcome { _, _ in .status(.reservationRefused) }
+        #expect(r == "RESERVATION_REFUSED reservation=nil waiting=true")
+    }
+
+    @Test func badGrantsAreRejected() async throws {
+        let other = Ed25519PrivateKey()
+        let stranger = PeerID(publicKey: other.publicKey)
+        let cases: [(String, @Sendable (Ed25519PrivateKey, PeerID) -> HopMessage)] = [
+            ("expired", { k, p in .status(.ok, reservation: Reservation(expire: 1000, voucher: Self.voucher(k, peer: p, expire: 1000))) }),
+            ("no reservation", { _, _ in .status(.ok) }),
+            ("no status", { _, _ in HopMessage(type: .status, reservation: Reservation(expire: Self.later)) }),
+            ("wrong type", { _, _ in HopMessage(type: .connect, reservation: Reservation(expire: Self.later), status: .ok) }),
+            ("voucher for another peer", { k, _ in .status(.ok, reservation: Reservation(expire: Self.later, voucher: Self.voucher(k, peer: stranger, expire: Self.later))) }),
+            ("voucher signed by another key", { _, p in .status(.ok, reservation: Reservation(expire: Self.later, voucher: Self.voucher(other, peer: p, expire: Self.later))) }),
+            ("voucher naming another relay", { k, p in .status(.ok, reservation: Reservation(expire: Self.later, voucher: Self.voucher(k, relay: stranger, peer: p, expire: Self.later))) }),
+            ("junk voucher", { _, _ in .status(.ok, reservation: Reservation(expire: Self.later, voucher: [1, 2, 3])) }),
+        ]
+        for (name, answer) in cases {
+            let r = try await firstOutcome(answer)
+            #expect(r.hasSuffix("reservation=nil waiting=true"), "\(name): \(r)")
+        }
+    }
+
+    @Test func refusedReservesBackOff() async throws {
+        let tl = try RelayClientTestLoop()
+        defer { tl.stop() }
+        // Steps 0.1, 0.2, 0.4, 0.8 s with jitter in [½, 1]: after 1.2 s at most 5 attempts.
+        let counts: String = try await tl.wait(timeout: 10) { loop, done in
+            let relay = ScriptedRelay(loop: loop)
+            relay.reserveAnswer = { _ in .status(.resourceLimitExceeded) }
+            let addr = try! relay.host.listen(on: .loopbackV4(port: 0))
+            let client = RelayClient(host: Host(loop: loop, identity: Ed25519PrivateKey()), relay: addr,
+                                     relayPeer: relay.host.peerID, logger: .silent)
+            for o in [relay, client] as [AnyObject] { RelayClientTestLoop.keep(o, on: loop) }
+            var waits: [Double] = []
+            client.onStateChange = { if case .waiting(let d, _) = $0 { waits.append(d) } }
+            client.start()
+            loop.schedule(after: .milliseconds(1200)) {
+                client.stop()
+                let grows = zip(waits, waits.dropFirst(2)).allSatisfy { $1 > $0 }
+                done(.success("\(relay.reserves >= 3 && relay.reserves <= 5) \(grows) \(client.state)"))
+            }
+        }
+        #expect(counts == "true true stopped")
+    }
+
+    /// A: StopHandler with `accept`; the scripted relay claims `claimed` as the source (nil: the truth).
+    func stopOutcome(accept: @escaping @Sendable (PeerID) -> Bool, claimOther: Bool) async throws -> String {
+        let tl = try RelayClientTestLoop()
+        defer { tl.stop() }
+        return try await tl.wait(timeout: 20) { loop, done in
+            let relay = ScriptedRelay(loop: loop)
+            if claimOther { relay.claimedSource = PeerID(publicKey: Ed25519PrivateKey().publicKey) }
+            let addr = try! relay.host.listen(on: .loopbackV4(port: 0))
+            let a = Host(loop: loop, identity: Ed25519PrivateKey())
+            let b = Host(loop: loop, identity: Ed25519PrivateKey())
+            let stop = StopHandler(host: a, logger: .silent, accept: accept)
+            stop.install()
+            var relayedOnA = 0
+            a.onConnection = { if $0.isRelayed { relayedOnA += 1 } }
+            let client = RelayClient(host: a, relay: addr, relayPeer: relay.host.peerID, logger: .silent)
+            for o in [relay, stop, client] as [AnyObject] { RelayClientTestLoop.keep(o, on: loop) }
+            client.onReservation = { _ in
+                client.onReservation = nil
+                RelayClient.connect(host: b, through: try! Multiaddr("/ip4/127.0.0.1/tcp/\(addr.port)/p2p/\(relay.host.peerID)/p2p-circuit/p2p/\(a.peerID)")) { r in
+                    switch r {
+                    case .failure(let e):
+                        done(.success("\(e.status?.description ?? "nil") stop=\(relay.stopAnswers) relayedOnA=\(relayedOnA)"))
+                    case .success(let c):
+                        // The dialer finishes first; A decides when msg 3 arrives. Give it a moment.
+                        loop.schedule(after: .milliseconds(300)) {
+                            done(.success("connected closed=\(c.isClosed) stop=\(relay.stopAnswers) relayedOnA=\(relayedOnA)"))
+                        }
+                    }
+                }
+            }
+            client.start()
+        }
+    }
+
+    @Test func stopHandlerAsksAccept() async throws {
+        let r = try await stopOutcome(accept: { _ in false }, claimOther: false)
+        #expect(r == "CONNECTION_FAILED stop=[PERMISSION_DENIED] relayedOnA=0")
+        let ok = try await stopOutcome(accept: { _ in true }, claimOther: false)
+        #expect(ok == "connected closed=false stop=[OK] relayedOnA=1")
+    }
+
+    @Test func stopHandlerRefusesAnIdentityOtherThanClaimed() async throws {
+        let r = try await stopOutcome(accept: { _ in true }, claimOther: true)
+        #expect(r == "connected closed=true stop=[OK] relayedOnA=0")
+    }
+
+    @Test func circuitAddressesAreChecked() async throws {
+        let tl = try RelayClientTestLoop()
+        defer { tl.stop() }
+        let relay = PeerID(publicKey: Ed25519PrivateKey().publicKey)
+        let target = PeerID(publicKey: Ed25519PrivateKey().publicKey)
+        let bad = [
+            "/ip4/127.0.0.1/tcp/1/p2p/\(relay)",                       // not a circuit
+            "/ip4/127.0.0.1/tcp/1/p2p/\(relay)/p2p-circuit",           // no target
+            "/ip4/127.0.0.1/tcp/1/p2p-circuit/p2p/\(target)",          // relay has no /p2p
+            "/dns4/relay.example/tcp/1/p2p/\(relay)/p2p-circuit/p2p/\(target)",  // not ip + tcp
+        ]
+        for text in bad {
+            let addr = try Multiaddr(text)
+            let r: String = try await tl.wait(timeout: 5) { loop, done in
+                RelayClient.connect(host: Host(loop: loop, identity: Ed25519PrivateKey()), through: addr) { r in
+                    if case .failure(let e) = r, e.status == nil { done(.success("refused")) } else { done(.success("\(r)")) }
+                }
+            }
+            #expect(r == "refused", "\(text)")
+        }
+    }
 }
