@@ -63,7 +63,7 @@ final class PyPeer: @unchecked Sendable {  // mutable state is behind `state`'s 
     /// Launches `peer.py <arguments>`.
     init(_ arguments: [String]) throws {
         guard let python = PyPeer.python, FileManager.default.isExecutableFile(atPath: python) else {
-            throw Failure(description: "no python for the interop peers (AIRLOCK_VENV unset and /tmp/pyvenv missing)")
+            throw Failure(description: "no python for the interop peers: \(PyPeer.python ?? "/tmp/pyvenv/bin/python") is missing (set AIRLOCK_VENV or run `make venv`)")
         }
         self.arguments = arguments
         process.executableURL = URL(fileURLWithPath: python)
