@@ -144,6 +144,12 @@ public final class Host {
         return true
     }
 
+    /// A connection that finished its handshake but is refused before admission.
+    func admitRefused(_ c: Libp2pConnection) {
+        handshaking -= 1
+        c.countedHandshake = false
+    }
+
     func connectionEstablished(_ c: Libp2pConnection) {
         byPeer[c.remotePeer, default: []].append(c.id)
         logger.debug("connection_open", ["conn": c.id, "peer": c.remotePeer, "dir": c.direction == .inbound ? "in" : "out", "relayed": c.isRelayed])

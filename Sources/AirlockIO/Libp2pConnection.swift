@@ -48,8 +48,12 @@ public final class Libp2pConnection {
     /// Inbound streams being negotiated; capped so a flood cannot pile up.
     private var negotiating = 0
 
+    /// The identity the remote must prove (checked by Noise when dialling, here when listening).
+    let expectedPeer: PeerID?
+
     init(id: UInt64, host: Host, transport: Transport, direction: Direction, expectedPeer: PeerID?, remoteAddress: SocketAddress?) {
         self.id = id
+        self.expectedPeer = expectedPeer
         self.host = host
         self.loop = host.loop
         self.transport = transport
@@ -62,6 +66,9 @@ public final class Libp2pConnection {
     }
 
     func start() {
+        // The session must exist before the transport delivers anything: a relayed stream hands
+        // over the bytes already in its inbox as soon as its reader is installed.
+        session.start()
         switch transport {
         case .tcp(let tcp):
             tcp.onRead = { raw in self.received(raw) }
@@ -82,7 +89,6 @@ public final class Libp2pConnection {
             self.handshakeTimer = nil
             self.fail(SessionError(.handshake, "handshake timed out after \(self.host.config.handshakeTimeout) s"))
         }
-        session.start()
         writeWire()
     }
 
@@ -104,6 +110,11 @@ public final class Libp2pConnection {
         case .established(let peer):
             remotePeer = peer
             if let t = handshakeTimer { loop.cancel(t); handshakeTimer = nil }
+            if let expected = expectedPeer, expected != peer {
+                host.admitRefused(self)
+                fail(SessionError(.peerMismatch, "expected peer \(expected) but the remote proved \(peer)"))
+                return
+            }
             if !host.admit(self) {
                 close(reason: "peer \(peer) refused on this listener")
                 return

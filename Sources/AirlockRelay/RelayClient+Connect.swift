@@ -78,9 +78,7 @@ extension RelayClient {
     /// the reader returns it again; yamux caps grants at its maximum window, so that is harmless.)
     static func upgrade(_ host: Host, _ s: Libp2pStream, asDialer: Bool, expect: PeerID,
                         _ completion: @escaping (Result<Libp2pConnection, SessionError>) -> Void) {
-        let early = s.take()
         host.upgrade(stream: s, asDialer: asDialer, expect: expect, completion)
-        if !early.isEmpty, let reader = s.onData { early.withUnsafeBytes { reader($0) } }
     }
 }
 

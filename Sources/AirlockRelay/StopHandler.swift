@@ -9,9 +9,8 @@ import AirlockWire
 /// the host's handlers.
 ///
 /// The source named in CONNECT is only the relay's claim; the Noise handshake proves who is
-/// really there, and a connection whose proven identity differs is refused before any stream
-/// runs (through `host.admitConnection`, which `install()` wraps: set any other admission rule
-/// before installing).
+/// really there, and the upgrade expects that identity, so a connection proving another one is
+/// refused before any stream runs.
 ///
 /// **Thread:** the host's loop only.
 public final class StopHandler {
@@ -23,30 +22,17 @@ public final class StopHandler {
     /// Called for each circuit accepted and upgraded, with the limit the relay announced.
     public var onCircuit: ((Libp2pConnection, Limit?) -> Void)?
 
-    /// Identity each circuit's handshake must prove, keyed by the circuit stream.
-    private var expected: [ObjectIdentifier: PeerID] = [:]
-
     public init(host: Host, logger: Logger, accept: @escaping (PeerID) -> Bool = { _ in true }) {
         self.host = host
         self.logger = logger
         self.accept = accept
     }
 
-    /// Registers the stop handler and the identity check on `host`.
+    /// Registers the stop handler on `host`.
     public func install() {
         host.handle(ProtocolID.stop) { [weak self] s in
             guard let self else { s.reset(); return }
             self.serve(s)
-        }
-        let previous = host.admitConnection
-        host.admitConnection = { [weak self] c in
-            if let self, case .stream(let s) = c.transport,
-               let want = self.expected.removeValue(forKey: ObjectIdentifier(s)), c.remotePeer != want {
-                self.logger.warn("relay_circuit_refused", ["peer": c.remotePeer, "claimed": want,
-                                                            "reason": "identity differs from the relay's STOP CONNECT"])
-                return false
-            }
-            return previous?(c) ?? true
         }
     }
 
@@ -79,11 +65,8 @@ public final class StopHandler {
         let relayPeer = s.connection.remotePeer
         logger.debug("relay_circuit_accepted", ["relay": relayPeer, "peer": source,
                                                 "limit_s": msg.limit?.duration ?? 0, "limit_bytes": msg.limit?.data ?? 0])
-        // Bytes after CONNECT in the inbox already belong to the circuit (see `RelayClient.upgrade`).
-        let key = ObjectIdentifier(s)
-        expected[key] = source
+        // Bytes after CONNECT in the inbox already belong to the circuit: the upgrade reads them first.
         RelayClient.upgrade(host, s, asDialer: false, expect: source) { [weak self] r in
-            self?.expected.removeValue(forKey: key)
             switch r {
             case .success(let c):
                 self?.onCircuit?(c, msg.limit)
