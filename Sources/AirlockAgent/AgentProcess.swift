@@ -17,6 +17,9 @@ internal import CAirlockShims
 /// namespace, double-forked daemons included; when the launcher process dies, the init gets
 /// SIGKILL (PR_SET_PDEATHSIG; spawns happen on one long-lived thread so that this fires only then).
 ///
+/// Until the sandbox gives the agent a mount namespace with its own /proc, /proc is the host's:
+/// `$$` is 2, but `/proc/2` is some host process. `/proc/self` is right either way.
+///
 /// Threads: every method may be called from any thread. Dropping the last reference to an agent
 /// that was not reaped kills and reaps it, so no agent outlives its handle.
 public final class AgentProcess: Sendable {

@@ -19,6 +19,21 @@ struct AgentProcessTests {
         #expect(groups.hasPrefix("groups=65534(") && !groups.contains(","), "\(out)")
     }
 
+    /// The account `make deps` creates; under CI it must exist.
+    @Test func runsAsTheSystemAgentAccount() throws {
+        try Privileged.requirePrivilege()
+        guard let user = try? AgentUser.resolve(sudoEnv: [:]) else {
+            #expect(!Privileged.isCI, "airlock-agent is missing: make deps creates it")
+            return
+        }
+        let s = try ScratchNamespace(); defer { s.finish() }
+        var sp = try spec(["id", "-u"], in: s.namespace)
+        sp.uid = user.uid; sp.gid = user.gid
+        let (out, status) = try runCapturing(sp)
+        #expect(status == .exited(0) && out == "\(user.uid)\n")
+        #expect(user.uid != 0 && user.gid != 0)
+    }
+
     @Test func hasNoCapabilitiesAndNoNewPrivs() throws {
         try Privileged.requirePrivilege()
         let s = try ScratchNamespace(); defer { s.finish() }

@@ -66,4 +66,16 @@ struct AgentUserTests {
         #expect(throws: IdentityError.missingAccount(missing)) { try AgentUser.account(named: missing) }
         #expect(try AgentUser.lookup(name: "root")! == (0, 0))
     }
+
+    /// After `make deps` the system accounts exist; without them the error says how to make them.
+    @Test func systemAccountsOnThisMachine() throws {
+        for (name, resolve) in [(AgentUser.agentAccount, { () throws(IdentityError) in try AgentUser.resolve(sudoEnv: [:]) }),
+                                (AgentUser.shimAccount, { () throws(IdentityError) in try AgentUser.shim() })] {
+            if let (uid, gid) = try AgentUser.lookup(name: name) {
+                #expect(try resolve() == (try AgentUser(uid: uid, gid: gid, name: name)))
+            } else {
+                #expect(throws: IdentityError.missingAccount(name)) { try resolve() }
+            }
+        }
+    }
 }
