@@ -5,9 +5,9 @@ SWIFT ?= swift
 VENV := .venv
 APT_PACKAGES := libsodium-dev libnl-3-dev libnl-route-3-dev pkg-config python3-venv gcc libgmp-dev iproute2 curl
 
-.PHONY: deps apt venv build test demo bench clean
+.PHONY: deps apt users venv build test demo bench clean
 
-deps: apt venv
+deps: apt users venv
 
 # Debian packages, installed only when one is missing.
 apt:
@@ -15,6 +15,22 @@ apt:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
+	fi
+
+# The system accounts agents and shims run as (design §4), and the `airlock` group, created only
+# when missing. airlock itself never creates accounts: it tells the user to run this.
+# The agent and shim users get their own private groups, not `airlock`.
+AIRLOCK_USERS := airlock-agent airlock-shim
+users:
+	@missing=""; getent group airlock >/dev/null || missing="$$missing group:airlock"; \
+	for u in $(AIRLOCK_USERS); do getent passwd $$u >/dev/null || missing="$$missing $$u"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "error: creating$$missing needs root: run make deps as root"; exit 1; fi; \
+	  echo "creating:$$missing"; \
+	  getent group airlock >/dev/null || groupadd --system airlock; \
+	  for u in $(AIRLOCK_USERS); do \
+	    getent passwd $$u >/dev/null || useradd --system --no-create-home --shell /usr/sbin/nologin $$u; \
+	  done; \
 	fi
 
 # py-libp2p for the interop tests, pinned, in a local venv.

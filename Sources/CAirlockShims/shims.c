@@ -151,3 +151,278 @@ int airlock_signalfd_read(int fd) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
     return -1;
 }
+// ---- Agent process launch (AirlockAgent) ----
+// Why C: between clone and execve only async-signal-safe calls are allowed (the caller is a
+// multithreaded Swift process whose other threads may hold malloc or runtime locks), and clone3,
+// CLONE_NEWPID, capset and close_range are not in Swift's Glibc. Credentials change through raw
+// syscalls: glibc's setresuid wrappers broadcast to the threads of the parent process (nptl setxid),
+// which do not exist in the child. The command is forked with _Fork, which runs no atfork handlers.
+#include <linux/capability.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#define AIRLOCK_P_PIDFD 3
+
+// struct clone_args as of Linux 5.5 (linux/sched.h clashes with glibc's sched.h).
+struct airlock_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+
+// What a failing child writes to the error pipe: one write of 8 bytes, atomic (< PIPE_BUF).
+struct airlock_spawn_report { int stage; int err; };
+
+// Reports the failed step and ends the process; the parent sees data instead of EOF.
+__attribute__((noreturn))
+static void airlock_spawn_fail(int errfd, int stage, int err) {
+    struct airlock_spawn_report r = { stage, err };
+    ssize_t n;
+    do { n = write(errfd, &r, sizeof r); } while (n < 0 && errno == EINTR);
+    _exit(127);
+}
+
+// The init's handler: never runs (the init keeps every signal blocked and takes them with
+// sigwaitinfo), but PID 1 of a PID namespace is sent only signals it has a handler for, and a
+// SIGCHLD the caller set to SIG_IGN would make the kernel reap the command behind our back.
+static void airlock_init_signal(int sig) { (void)sig; }
+
+// Closes every descriptor except those in keep (n of them, -1 entries ignored; sorts keep).
+// Returns 0 or an errno value.
+static int airlock_close_all_but(int *keep, int n) {
+    for (int i = 1; i < n; i++) {
+        int v = keep[i], j = i;
+        while (j > 0 && keep[j - 1] > v) { keep[j] = keep[j - 1]; j--; }
+        keep[j] = v;
+    }
+    unsigned int next = 0;
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < 0) continue;
+        unsigned int k = (unsigned int)keep[i];
+        if (k > next && syscall(SYS_close_range, next, k - 1, 0) != 0) return errno;
+        if (k + 1 > next) next = k + 1;
+    }
+    if (syscall(SYS_close_range, next, ~0U, 0) != 0) return errno;
+    return 0;
+}
+
+// Leaves the process with the agent's uid and gid, no supplementary groups, no capabilities in
+// any set (bounding and ambient included) and no_new_privs. The bounding set goes first: dropping
+// from it needs CAP_SETPCAP, which setresuid takes away.
+static void airlock_drop_privileges(const struct airlock_spawn_spec *spec, int errfd) {
+    if (syscall(SYS_setgroups, 0, NULL) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_SETGROUPS, errno);
+    if (syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid) != 0)
+        airlock_spawn_fail(errfd, AIRLOCK_STAGE_SETRESGID, errno);
+    for (unsigned long cap = 0; cap < 64 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_CAPBSET, errno);
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+        airlock_spawn_fail(errfd, AIRLOCK_STAGE_CAPBSET, errno);
+    if (syscall(SYS_setresuid, spec->uid, spec->uid, spec->uid) != 0)
+        airlock_spawn_fail(errfd, AIRLOCK_STAGE_SETRESUID, errno);
+    // setresuid away from 0 clears permitted and effective, not inheritable; capset clears all
+    // three, and is what keeps a uid-0 test run capability-free too.
+    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+    if (syscall(SYS_capset, &hdr, data) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_CAPSET, errno);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_NO_NEW_PRIVS, errno);
+}
+
+// The command: pid 2 of the new PID namespace, already unprivileged and in the namespaces.
+__attribute__((noreturn))
+static void airlock_command_main(const struct airlock_spawn_spec *spec, int errfd) {
+    // Back to default dispositions: execve resets handled signals but keeps ignored ones.
+    // Errors are ignored: glibc refuses to touch its two internal signals.
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
+    }
+    // As the agent user, so the agent must be allowed there.
+    if (spec->cwd != NULL && chdir(spec->cwd) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_CHDIR, errno);
+    if ((spec->flags & AIRLOCK_SPAWN_NEW_SESSION) && setsid() < 0)
+        airlock_spawn_fail(errfd, AIRLOCK_STAGE_SETSID, errno);
+
+    // The error pipe must survive the dup2 onto 0-2 below.
+    if (errfd < 3) {
+        int moved = fcntl(errfd, F_DUPFD_CLOEXEC, 3);
+        if (moved < 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_STDIO, errno);
+        errfd = moved;
+    }
+    // Sources below 3 that are not already in place move up first, so no dup2 clobbers a source
+    // still to be used (e.g. stdout given as fd 0).
+    int src[3];
+    for (int i = 0; i < 3; i++) {
+        src[i] = spec->stdio[i];
+        if (src[i] < 0 && (src[i] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+            airlock_spawn_fail(errfd, AIRLOCK_STAGE_STDIO, errno);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (src[i] < 3 && src[i] != i && (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3)) < 0)
+            airlock_spawn_fail(errfd, AIRLOCK_STAGE_STDIO, errno);
+    }
+    for (int i = 0; i < 3; i++) {
+        int rc = src[i] == i ? fcntl(i, F_SETFD, 0) : dup2(src[i], i);
+        if (rc < 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_STDIO, errno);
+    }
+    // Only 0, 1, 2 reach the command (invariant 8); the error pipe stays, close-on-exec, to report
+    // an execve failure.
+    if (errfd > 3 && syscall(SYS_close_range, 3, (unsigned int)errfd - 1, 0) != 0)
+        airlock_spawn_fail(errfd, AIRLOCK_STAGE_STDIO, errno);
+    if (syscall(SYS_close_range, (unsigned int)errfd + 1, ~0U, 0) != 0)
+        airlock_spawn_fail(errfd, AIRLOCK_STAGE_STDIO, errno);
+
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_SIGNALS, errno);
+    execve(spec->path, spec->argv, spec->envp);
+    airlock_spawn_fail(errfd, AIRLOCK_STAGE_EXECVE, errno);
+}
+
+// The init: pid 1 of the new PID namespace. Starts with every signal blocked (the parent blocked
+// them around clone3) and keeps them blocked.
+__attribute__((noreturn))
+static void airlock_init_main(const struct airlock_spawn_spec *spec, int errfd) {
+    // Whatever the caller had open (sockets, other agents' pipes, even close-on-exec ones: the init
+    // never execs) would otherwise live as long as the agent.
+    int keep[6] = { errfd, spec->netns_fd, spec->mntns_fd, spec->stdio[0], spec->stdio[1], spec->stdio[2] };
+    int err = airlock_close_all_but(keep, 6);
+    if (err != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_CLOSE_FDS, err);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = airlock_init_signal;
+    sigemptyset(&sa.sa_mask);
+    const int handled[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+    sigset_t waitset;
+    sigemptyset(&waitset);
+    for (int i = 0; i < 4; i++) {
+        if (sigaction(handled[i], &sa, NULL) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_SIGNALS, errno);
+        sigaddset(&waitset, handled[i]);
+    }
+
+    // Namespaces and privileges here, not in the command, so that nothing in the new PID
+    // namespace is privileged or outside the agent's network namespace.
+    if (setns(spec->netns_fd, CLONE_NEWNET) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_SETNS_NET, errno);
+    if (spec->mntns_fd >= 0 && setns(spec->mntns_fd, CLONE_NEWNS) != 0)
+        airlock_spawn_fail(errfd, AIRLOCK_STAGE_SETNS_MNT, errno);
+    airlock_drop_privileges(spec, errfd);
+
+    // After the credential change, which clears it. Fires when the spawning *thread* exits.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_PDEATHSIG, errno);
+    // If the parent died before the prctl, nothing will fire: its end of the error pipe is then
+    // closed, which poll reports as POLLERR on ours. (getppid cannot tell: it is 0 across the
+    // PID namespace boundary either way.)
+    struct pollfd pfd = { errfd, POLLOUT, 0 };
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR)) _exit(127);
+
+    pid_t command = _Fork();
+    if (command < 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_FORK, errno);
+    if (command == 0) airlock_command_main(spec, errfd);
+
+    // The init holds nothing: its copy of the error pipe would hide the command's exec from the
+    // parent, and inherited pipes would hide EOF from their readers.
+    syscall(SYS_close_range, 0, ~0U, 0);
+
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&waitset, &info);
+        if (sig < 0) continue;
+        if (sig != SIGCHLD) { kill(command, sig); continue; }
+        for (;;) {
+            int status;
+            pid_t p = waitpid(-1, &status, WNOHANG);
+            if (p <= 0) break;
+            if (p == command) {
+                // Exiting makes the kernel kill everything left in the namespace.
+                _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+            }
+        }
+    }
+}
+
+pid_t airlock_spawn(const struct airlock_spawn_spec *spec, int *pidfd_out,
+                    int *error_stage, int *error_errno) {
+    *pidfd_out = -1;
+    *error_stage = AIRLOCK_STAGE_NONE;
+    *error_errno = 0;
+    if (spec == NULL || spec->path == NULL || spec->argv == NULL || spec->envp == NULL || spec->netns_fd < 0) {
+        *error_stage = AIRLOCK_STAGE_INVALID; *error_errno = EINVAL;
+        return -1;
+    }
+    if ((spec->uid == 0 || spec->gid == 0) && !(spec->flags & AIRLOCK_SPAWN_ALLOW_ROOT)) {
+        *error_stage = AIRLOCK_STAGE_INVALID; *error_errno = EPERM;
+        return -1;
+    }
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        *error_stage = AIRLOCK_STAGE_PIPE; *error_errno = errno;
+        return -1;
+    }
+    // No handler of ours may run in the child before it has set its own dispositions.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int pidfd = -1;
+    struct airlock_clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_NEWPID | CLONE_PIDFD;
+    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    args.exit_signal = SIGCHLD;
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0) airlock_init_main(spec, pipefd[1]);
+    int clone_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(pipefd[1]);
+    if (pid < 0) {
+        close(pipefd[0]);
+        *error_stage = AIRLOCK_STAGE_CLONE; *error_errno = clone_errno;
+        return -1;
+    }
+
+    // EOF with no data: the command's copy closed on a successful execve.
+    struct airlock_spawn_report report = { 0, 0 };
+    size_t got = 0;
+    int read_errno = 0;
+    while (got < sizeof report) {
+        ssize_t n = read(pipefd[0], (char *)&report + got, sizeof report - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) { read_errno = errno; break; }
+        if (n == 0) break;
+        got += (size_t)n;
+    }
+    close(pipefd[0]);
+    if (got == 0 && read_errno == 0) {
+        *pidfd_out = pidfd;
+        return (pid_t)pid;
+    }
+    // The init ends by itself after a failure; SIGKILL covers a failed read. Reap it either way.
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    siginfo_t si;
+    while (waitid((idtype_t)AIRLOCK_P_PIDFD, (id_t)pidfd, &si, WEXITED) != 0 && errno == EINTR) {}
+    close(pidfd);
+    if (got == sizeof report) {
+        *error_stage = report.stage; *error_errno = report.err;
+    } else {
+        *error_stage = AIRLOCK_STAGE_READ; *error_errno = read_errno != 0 ? read_errno : EIO;
+    }
+    return -1;
+}
+
+int airlock_pidfd_wait(int pidfd, int nohang, int *state, int *value) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int rc;
+    do {
+        rc = waitid((idtype_t)AIRLOCK_P_PIDFD, (id_t)pidfd, &si, WEXITED | (nohang ? WNOHANG : 0));
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) return errno;
+    if (si.si_pid == 0) { *state = AIRLOCK_WAIT_RUNNING; *value = 0; return 0; }
+    *state = si.si_code == CLD_EXITED ? AIRLOCK_WAIT_EXITED : AIRLOCK_WAIT_SIGNALED;
+    *value = si.si_status;
+    return 0;
+}

@@ -54,6 +54,84 @@ int airlock_sysctl_write(const char *path, const char *value);
 /// which the kernel frees when the thread exits.
 int airlock_netns_probe(void);
 
+// ---- Agent process launch (AirlockAgent) ----
+// Why C: everything between clone and execve must be async-signal-safe (no allocation, no locks,
+// no Swift runtime), and clone3, CLONE_NEWPID, setns, capset and close_range are not in Swift's
+// Glibc module. The tree made by `airlock_spawn` (design §2 invariants 2, 8, 10; §5):
+//
+//   caller thread ──clone3(CLONE_NEWPID|CLONE_PIDFD)──▶ init (pid 1 in a new PID namespace)
+//                                                        └─fork──▶ command (pid 2), execve
+//
+// The init enters the namespaces, drops every privilege (so nothing in the new PID namespace is
+// privileged), sets PR_SET_PDEATHSIG(SIGKILL), forks the command, reaps every orphan, forwards
+// SIGTERM/SIGINT/SIGHUP to the command and exits with its status (128+N when signal N killed it).
+// When the init dies the kernel kills everything else in its PID namespace.
+
+/// Flags for `airlock_spawn_spec.flags`.
+#define AIRLOCK_SPAWN_NEW_SESSION 0x1u
+/// Lets uid 0 or gid 0 through; for tests of the refusal only. Never set by product code.
+#define AIRLOCK_SPAWN_ALLOW_ROOT 0x2u
+
+/// The step that failed, written by the child to the error pipe with its errno.
+enum airlock_spawn_stage {
+    AIRLOCK_STAGE_NONE = 0,
+    AIRLOCK_STAGE_INVALID,      // the spec itself (no namespace fd, uid 0 without the flag)
+    AIRLOCK_STAGE_PIPE,         // pipe2 for the error pipe
+    AIRLOCK_STAGE_CLONE,        // clone3 of the init
+    AIRLOCK_STAGE_READ,         // the parent reading the error pipe
+    AIRLOCK_STAGE_CLOSE_FDS,    // the init closing what it inherited
+    AIRLOCK_STAGE_SIGNALS,      // signal handlers and mask
+    AIRLOCK_STAGE_SETNS_NET,
+    AIRLOCK_STAGE_SETNS_MNT,
+    AIRLOCK_STAGE_SETGROUPS,
+    AIRLOCK_STAGE_SETRESGID,
+    AIRLOCK_STAGE_CAPBSET,      // dropping the capability bounding set
+    AIRLOCK_STAGE_SETRESUID,
+    AIRLOCK_STAGE_CAPSET,
+    AIRLOCK_STAGE_NO_NEW_PRIVS,
+    AIRLOCK_STAGE_PDEATHSIG,
+    AIRLOCK_STAGE_FORK,         // the init forking the command
+    AIRLOCK_STAGE_CHDIR,
+    AIRLOCK_STAGE_SETSID,
+    AIRLOCK_STAGE_STDIO,        // opening /dev/null, dup2 onto 0, 1, 2
+    AIRLOCK_STAGE_EXECVE,
+};
+
+/// What to run and how. Every pointer and descriptor is borrowed for the duration of the call.
+struct airlock_spawn_spec {
+    const char *path;          ///< absolute path, already looked up in PATH by the caller
+    char *const *argv;         ///< NULL-terminated
+    char *const *envp;         ///< NULL-terminated
+    const char *cwd;           ///< entered as the agent user; NULL keeps the caller's
+    int netns_fd;              ///< required: the agent's network namespace
+    int mntns_fd;              ///< a mount namespace to enter, or -1
+    int stdio[3];              ///< become 0, 1, 2 of the command; -1 means /dev/null
+    uid_t uid;
+    gid_t gid;
+    unsigned int flags;        ///< AIRLOCK_SPAWN_*
+};
+
+/// Starts `spec` as described above and returns the init's pid (in the caller's PID namespace),
+/// with `*pidfd_out` a close-on-exec pidfd for it (from clone3, so no pid-reuse window). Returns
+/// only after the command has called execve successfully, or -1 when any step failed, with
+/// `*error_stage` and `*error_errno` saying which and why; then nothing is left running.
+///
+/// PR_SET_PDEATHSIG fires when the calling *thread* exits, not the process: call this from a
+/// thread that lives as long as the agent should (AirlockAgent uses one dedicated thread).
+/// Blocks every signal on the calling thread during the clone and restores the mask after.
+pid_t airlock_spawn(const struct airlock_spawn_spec *spec, int *pidfd_out,
+                    int *error_stage, int *error_errno);
+
+/// Waits for the process behind `pidfd` (waitid P_PIDFD, WEXITED, EINTR retried) and reaps it.
+/// Returns 0 with `*state` AIRLOCK_WAIT_EXITED and the exit code in `*value`, or
+/// AIRLOCK_WAIT_SIGNALED and the signal number; with `nohang` set, AIRLOCK_WAIT_RUNNING while it
+/// still runs. Returns an errno value on failure. Why C: P_PIDFD is missing from Swift's Glibc and
+/// siginfo_t's union is awkward there.
+#define AIRLOCK_WAIT_RUNNING 0
+#define AIRLOCK_WAIT_EXITED 1
+#define AIRLOCK_WAIT_SIGNALED 2
+int airlock_pidfd_wait(int pidfd, int nohang, int *state, int *value);
+
 #endif
 
 // ---- Signals (AirlockIO) ----

@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AirlockNet
+
+/// What `AgentProcess.spawn` runs, as whom and where.
+///
+/// Descriptors are borrowed: the caller keeps them open until `spawn` returns (the spawned command
+/// holds its own copies afterwards). The namespace object keeps its descriptor alive as long as the
+/// spec lives.
+public struct ProcessSpec: Sendable {
+    /// The program to execve: absolute after `init` looked it up in PATH (or relative when the
+    /// command named it with a `/`, resolved against `workingDirectory` by the kernel).
+    public var executable: String
+    /// argv, argv[0] first.
+    public var arguments: [String]
+    /// The command's whole environment; nothing of the launcher's is inherited implicitly.
+    public var environment: [String: String]
+    /// Entered as the agent user before execve; nil keeps the launcher's.
+    public var workingDirectory: String?
+    /// The identity the command (and its init) run as. 0 is refused unless `allowRootForTesting`.
+    public var uid: UInt32
+    public var gid: UInt32
+    /// Become the command's 0, 1, 2; -1 means /dev/null. Default: the launcher's own.
+    public var stdin: Int32 = 0
+    public var stdout: Int32 = 1
+    public var stderr: Int32 = 2
+    /// The agent's network namespace. Required: an agent never runs in the host's.
+    public var network: NetworkNamespace
+    /// A mount namespace to enter as well (borrowed descriptor), for the sandbox; nil for none.
+    public var mountNamespaceDescriptor: Int32?
+    /// Runs the command in a new session (setsid): no controlling terminal, so it cannot read the
+    /// launcher's terminal or inject input into it. On by default.
+    public var newSession = true
+    /// Lets uid 0 / gid 0 through, only so tests can check what such a process could do.
+    /// Product code never sets it.
+    public var allowRootForTesting = false
+
+    /// PATH used when `environment` has none.
+    public static let defaultSearchPath = "/usr/local/bin:/usr/bin:/bin"
+
+    /// Makes a spec for `command` (argv; argv[0] looked up through `environment["PATH"]`, see
+    /// `lookup`) run as `user` in `network`.
+    public init(command: [String], environment: [String: String], workingDirectory: String? = nil,
+                user: AgentUser, network: NetworkNamespace) throws(SpawnError) {
+        guard let name = command.first else { throw .invalidArgument("empty command") }
+        self.executable = try Self.lookup(name, searchPath: environment["PATH"] ?? Self.defaultSearchPath)
+        self.arguments = command
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.uid = user.uid
+        self.gid = user.gid
+        self.network = network
+    }
+
+    /// Finds the program `name` names, as execvp would, but in the parent (the child may not
+    /// allocate): a name with a `/` is used as given; otherwise the first regular file with an
+    /// execute bit in the absolute directories of `searchPath`. Relative and empty PATH entries
+    /// (the current directory) are skipped: they would make the agent's cwd decide what runs.
+    public static func lookup(_ name: String, searchPath: String) throws(SpawnError) -> String {
+        if name.isEmpty { throw .invalidArgument("empty command name") }
+        if name.utf8.contains(0) { throw .invalidArgument("command name contains a NUL byte") }
+        if name.contains("/") { return name }
+        for dir in searchPath.split(separator: ":", omittingEmptySubsequences: true) where dir.hasPrefix("/") {
+            let candidate = String(dir) + (dir.hasSuffix("/") ? "" : "/") + name
+            var st = stat()
+            if stat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, (st.st_mode & 0o111) != 0 {
+                return candidate
+            }
+        }
+        throw .commandNotFound(name, searched: searchPath)
+    }
+
+    /// Checks what execve cannot carry: NUL bytes anywhere, empty or `=`-containing names.
+    func validate() throws(SpawnError) {
+        if arguments.isEmpty { throw .invalidArgument("empty argument list") }
+        if executable.isEmpty || executable.utf8.contains(0) { throw .invalidArgument("invalid executable path") }
+        for (i, arg) in arguments.enumerated() where arg.utf8.contains(0) {
+            throw .invalidArgument("argument \(i) contains a NUL byte")
+        }
+        for (key, value) in environment {
+            if key.isEmpty || key.contains("=") || key.utf8.contains(0) {
+                throw .invalidArgument("invalid environment variable name \"\(key)\"")
+            }
+            if value.utf8.contains(0) { throw .invalidArgument("environment variable \(key) contains a NUL byte") }
+        }
+        if let cwd = workingDirectory, cwd.isEmpty || cwd.utf8.contains(0) {
+            throw .invalidArgument("invalid working directory")
+        }
+        if !allowRootForTesting && (uid == 0 || gid == 0) { throw .rootRefused(uid: uid, gid: gid) }
+    }
+
+    /// `KEY=value` strings, sorted by key so the agent sees a stable order.
+    var environmentStrings: [String] {
+        environment.sorted { $0.key < $1.key }.map { $0.key + "=" + $0.value }
+    }
+}
