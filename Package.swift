@@ -37,6 +37,7 @@ let package = Package(
         .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy", "AirlockCore"]),
         .testTarget(name: "AirlockNetTests", dependencies: ["AirlockNet", "AirlockCore"]),
         .testTarget(name: "AirlockRelayTests", dependencies: ["AirlockRelay", "AirlockIO", "AirlockWire", "AirlockCrypto", "AirlockCore"]),
+        .testTarget(name: "AirlockAgentTests", dependencies: ["AirlockAgent", "AirlockIO", "AirlockCore"]),
         .testTarget(name: "AirlockCLITests", dependencies: ["AirlockCLI", "AirlockCrypto", "AirlockPolicy", "AirlockCore"]),
     ],
     swiftLanguageModes: [.v6]
