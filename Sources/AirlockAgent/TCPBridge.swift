@@ -77,7 +77,9 @@ public final class TCPBridge {
         pending = initialPayload
     }
 
-    /// Installs the callbacks and starts moving bytes. Call once, on the loop.
+    /// Installs the callbacks and starts moving bytes. Call once, on the loop. A caller that
+    /// paused the connection's reading during a proxy handshake leaves it paused: the bridge
+    /// resumes it once the initial payload is out (TCP bytes read with no `onRead` are lost).
     public func start() {
         precondition(!started, "TCPBridge started twice")
         started = true
@@ -99,6 +101,8 @@ public final class TCPBridge {
             peakPending = pendingCount
             tcp.pauseReading()
             flushPending()
+        } else {
+            tcp.resumeReading()
         }
         if tcpClosed || streamEnded { abortBoth() }
     }
