@@ -49,7 +49,8 @@ public final class TCPBridge {
     public private(set) var bytesToTCP: UInt64 = 0
     /// TCP → stream bytes waiting for send window.
     public var pendingCount: Int { pending.count - pendingStart }
-    /// The largest `pendingCount` seen (a metric, and what tests assert against `pendingCap`).
+    /// The largest `pendingCount` seen (a metric, and what tests assert against `pendingCap`;
+    /// only an initial payload larger than the cap can take it higher).
     public private(set) var peakPending = 0
     /// Stream bytes written to TCP whose receive credit is held back.
     public private(set) var heldCredit = 0
@@ -68,10 +69,11 @@ public final class TCPBridge {
     private var started = false
 
     /// - Parameter initialPayload: bytes to send on the stream before anything read from TCP
-    ///   (what followed a proxy handshake in the client's first reads). At most `pendingCap`.
+    ///   (what followed a proxy handshake in the client's first reads). It is held whole while
+    ///   the TCP connection stays paused, so it may exceed `pendingCap`; the caller bounds it
+    ///   (a handshake's leftover is at most its head cap plus one read).
     public init(tcp: TCPConnection, stream: Libp2pStream, initialPayload: [UInt8] = []) {
         precondition(tcp.loop === stream.connection.loop, "a bridge's ends must share one loop")
-        precondition(initialPayload.count <= TCPBridge.pendingCap, "initial payload over the pending cap")
         self.tcp = tcp
         self.stream = stream
         pending = initialPayload

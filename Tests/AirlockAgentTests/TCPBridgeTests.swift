@@ -261,4 +261,68 @@ import AirlockIO
             outcomes true true
             """)
     }
+
+    /// An initial payload larger than one read is held whole, goes first, and the rest follows.
+    @Test func largeInitialPayloadGoesFirst() async throws {
+        let total = 1 << 20
+        let initial = 100_000
+        let result: String = try await BridgeHarness.onLoop { loop, done in
+            do {
+                let server = try BridgeTestServer(loop: loop)
+                var rig: BridgeRig?
+                server.onConnection = { conn in
+                    let p = TCPPatternPeer(conn, total: 0)
+                    p.pump()
+                    p.onClosed = {
+                        rig?.release()
+                        done(.success("\(p.received) corrupt=\(p.corrupt) eof=\(p.eof)"))
+                    }
+                }
+                rig = try BridgeRig(loop: loop, target: server.address, initialPayload: BridgePattern.prefix(initial)) { rig in
+                    let conn = rig.connectClient()
+                    let p = TCPPatternPeer(conn, total: total, startOffset: initial)
+                    conn.onConnect = { p.pump() }
+                }
+                rig?.onError = { done(.failure(BridgeHarness.Failure($0))) }
+            } catch { done(.failure(error)) }
+        }
+        #expect(result == "\(total) corrupt=false eof=true")
+    }
+
+    /// The libp2p connection under the streams goes away mid-transfer: both TCP ends are reset.
+    @Test func connectionLossResetsBothEnds() async throws {
+        let result: Ends = try await BridgeHarness.onLoop { loop, done in
+            do {
+                let server = try BridgeTestServer(loop: loop)
+                var rig: BridgeRig?
+                var clientError: Errno??
+                var serverError: Errno??
+                func check() {
+                    guard let rig, let clientError, let serverError, rig.finishedBridges == 2 else { return }
+                    let ends = Ends(peer: clientError == serverError ? clientError : nil,
+                                    shim: rig.shimBridges[0].outcome, service: rig.serviceBridges[0].outcome)
+                    rig.release()
+                    done(.success(ends))
+                }
+                server.onConnection = { conn in
+                    let p = TCPPatternPeer(conn, total: 0)
+                    p.onClosed = { serverError = .some(p.closeError); check() }
+                    var got = 0
+                    conn.onRead = { raw in
+                        got += raw.count
+                        if got >= 100_000, got - raw.count < 100_000 { rig?.service.shutdown() }
+                    }
+                }
+                rig = try BridgeRig(loop: loop, target: server.address) { rig in
+                    let conn = rig.connectClient()
+                    let p = TCPPatternPeer(conn, total: 4 << 20)
+                    p.onClosed = { clientError = .some(p.closeError); check() }
+                    conn.onConnect = { p.pump() }
+                }
+                rig?.onBridgeFinished = check
+                rig?.onError = { done(.failure(BridgeHarness.Failure($0))) }
+            } catch { done(.failure(error)) }
+        }
+        #expect(result == Ends(peer: .ECONNRESET, shim: .streamFailed(.connectionClosed), service: .streamFailed(.connectionClosed)))
+    }
 }
