@@ -99,14 +99,19 @@ public final class TCPBridge {
             streamEnded = true
             if end != .closed { outcome = .streamFailed(end) }
         }
+        if tcpClosed || streamEnded { abortBoth(); return }
+        // FINs that came before the bridge: their callbacks will not fire again.
+        if stream.remoteClosed { tcp.shutdownWrite() }
+        if tcp.inputClosed { tcpEOF = true }
         if pendingCount > 0 {
             peakPending = pendingCount
             tcp.pauseReading()
             flushPending()
+        } else if tcpEOF {
+            stream.closeWrite()
         } else {
             tcp.resumeReading()
         }
-        if tcpClosed || streamEnded { abortBoth() }
     }
 
     // MARK: TCP → stream

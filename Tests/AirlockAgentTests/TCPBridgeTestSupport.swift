@@ -150,7 +150,9 @@ final class BridgeRig {
     /// - Parameters:
     ///   - target: where the service side connects for each stream.
     ///   - initialPayload: handed to each shim-side bridge (a handshake's leftover).
-    init(loop: EventLoop, target: SocketAddress, initialPayload: [UInt8] = [],
+    ///   - serviceStartDelay: how long the service side waits before starting its bridge, so
+    ///     the stream's data and FIN can arrive before it.
+    init(loop: EventLoop, target: SocketAddress, initialPayload: [UInt8] = [], serviceStartDelay: Duration? = nil,
          ready: @escaping (BridgeRig) -> Void) throws {
         self.loop = loop
         service = Host(loop: loop, identity: Ed25519PrivateKey())
@@ -161,7 +163,11 @@ final class BridgeRig {
             let b = TCPBridge(tcp: t, stream: s)
             b.onFinish = { [weak self] _ in self?.bridgeFinished() }
             self?.serviceBridges.append(b)
-            b.start()
+            if let delay = serviceStartDelay {
+                loop.schedule(after: delay) { b.start() }
+            } else {
+                b.start()
+            }
         }
         let addr = try service.listen(on: .loopbackV4(port: 0))
         shim.dial(addr, expect: service.peerID) { [weak self] r in

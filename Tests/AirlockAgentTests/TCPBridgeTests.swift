@@ -70,9 +70,10 @@ import AirlockIO
     }
 
     /// The client half-closes after "hello"; the server sees EOF, then still answers "bye" on
-    /// the other half, and only then closes. Both bridges end as completed.
-    @Test func halfClosePropagatesEachWay() async throws {
-        let result: String = try await BridgeHarness.onLoop { loop, done in
+    /// the other half, and only then closes. Both bridges end as completed. With `lateStart` the
+    /// service bridge starts only after the stream's data and FIN have arrived.
+    @Test(arguments: [false, true]) func halfClosePropagatesEachWay(lateStart: Bool) async throws {
+        let result: String = try await BridgeHarness.onLoop(timeout: .seconds(20)) { loop, done in
             do {
                 let server = try BridgeTestServer(loop: loop)
                 var log: [String] = []
@@ -94,7 +95,7 @@ import AirlockIO
                     }
                     conn.onClose = { e in log.append("server closed \(String(describing: e))"); closed += 1; check() }
                 }
-                rig = try BridgeRig(loop: loop, target: server.address) { rig in
+                rig = try BridgeRig(loop: loop, target: server.address, serviceStartDelay: lateStart ? .milliseconds(50) : nil) { rig in
                     let conn = rig.connectClient()
                     var got: [UInt8] = []
                     conn.onConnect = {
