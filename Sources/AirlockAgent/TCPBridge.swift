@@ -201,10 +201,7 @@ public final class TCPBridge {
 
     /// Closes the TCP connection with an RST (`SO_LINGER` 0) instead of a FIN.
     private func abortTCP() {
-        guard tcp.state != .closed else { return }
-        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-        _ = setsockopt(tcp.socket.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-        tcp.close()
+        tcp.abort()
     }
 
     private func finishIfDone() {

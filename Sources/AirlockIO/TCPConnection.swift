@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A TCP connection driven by an `EventLoop`: owns its socket, delivers reads, queues writes.
 ///
 /// **Thread:** every member must be used on the loop's thread. **Ownership:** the connection owns
@@ -180,6 +184,15 @@ extension TCPConnection {
         } else {
             enqueue(UnsafeRawBufferPointer(rebasing: second[(taken - first.count)...]))
         }
+    }
+
+    /// Closes at once with an RST (`SO_LINGER` 0) instead of a FIN, so the peer can tell a cut
+    /// transfer from a complete one. Queued output is discarded.
+    public func abort() {
+        guard state != .closed else { return }
+        var l = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(socket.fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+        close()
     }
 
     /// Sends FIN once everything queued is sent; reading continues. Later writes are dropped.
