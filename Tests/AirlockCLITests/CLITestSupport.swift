@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
+import Synchronization
 import Testing
 import AirlockCLI
 
@@ -130,3 +134,137 @@ let allCommands: [(path: [String], help: String)] = [
 
 /// The first line of a help text.
 func usageLine(_ help: String) -> String { String(help.split(separator: "\n").first ?? "") }
+
+/// A long-running child (`airlock relay`, a py-libp2p peer) whose stdout is split into lines and
+/// whose stderr is kept (up to 16 MiB), for tests that talk to it while it runs. `deinit` kills
+/// it, so a failing test never leaves a process behind.
+final class ChildProcess: @unchecked Sendable {  // mutable state is behind `state`'s mutex
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    let process = Process()
+    let name: String
+    private let stdinPipe = Pipe()
+    private let stdoutPipe = Pipe()
+    private let stderrPipe = Pipe()
+    private final class Output: Sendable {
+        let m = Mutex<(out: [UInt8], lines: [String], read: Int, err: [UInt8])>(([], [], 0, []))
+    }
+    private let state = Output()
+
+    init(_ executable: String, _ arguments: [String], name: String? = nil, directory: String? = nil) throws {
+        self.name = name ?? URL(fileURLWithPath: executable).lastPathComponent
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        process.standardInput = stdinPipe
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        stdoutPipe.fileHandleForReading.readabilityHandler = { [state] h in
+            let chunk = h.availableData
+            state.m.withLock { s in
+                s.out += chunk
+                while let nl = s.out.firstIndex(of: UInt8(ascii: "\n")) {
+                    s.lines.append(String(decoding: s.out[..<nl], as: UTF8.self))
+                    s.out.removeSubrange(...nl)
+                }
+            }
+        }
+        stderrPipe.fileHandleForReading.readabilityHandler = { [state] h in
+            let chunk = h.availableData
+            state.m.withLock { s in if s.err.count < 16 << 20 { s.err += chunk } }
+        }
+        try process.run()
+    }
+
+    deinit { kill() }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+    var stderrText: String { state.m.withLock { String(decoding: $0.err, as: UTF8.self) } }
+    var stderrLines: [String] { stderrText.split(separator: "\n").map(String.init) }
+    /// Every stdout line so far, read or not.
+    var stdoutLines: [String] { state.m.withLock { $0.lines } }
+
+    /// The next unread stdout line that satisfies `matching` (unread lines before it are passed
+    /// over); fails if the process exits first or `timeout` seconds pass.
+    func nextLine(timeout: Double, _ what: String, _ matching: (String) -> Bool) async throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let line = state.m.withLock { s -> String? in
+                guard s.read < s.lines.count else { return nil }
+                s.read += 1
+                return s.lines[s.read - 1]
+            }
+            if let line {
+                if matching(line) { return line }
+                continue
+            }
+            if !process.isRunning {
+                try await Task.sleep(for: .milliseconds(100))  // lines may still be in the pipe
+                if state.m.withLock({ $0.read == $0.lines.count }) {
+                    throw Failure(description: "\(name) exited (\(process.terminationStatus)) before \(what); stderr: \(stderrText.suffix(3000))")
+                }
+                continue
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw Failure(description: "no \(what) from \(name) within \(timeout) s; stderr: \(stderrText.suffix(3000))")
+    }
+
+    /// Waits up to `timeout` seconds for the exit; its status, or nil if it still runs.
+    func waitForExit(timeout: Double) async throws -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        guard !process.isRunning else { return nil }
+        process.waitUntilExit()
+        try await Task.sleep(for: .milliseconds(100))  // let the pipes drain into `state`
+        return process.terminationStatus
+    }
+
+    func signal(_ sig: Int32) { if process.isRunning { _ = Glibc.kill(process.processIdentifier, sig) } }
+
+    /// Closes stdin (py peers exit 0 on EOF), waits up to `grace` seconds, then kills.
+    func stop(grace: Double = 5) {
+        try? stdinPipe.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(grace)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        kill()
+    }
+
+    /// SIGKILL now (a no-op once it has exited) and reap it.
+    func kill() {
+        if process.isRunning { _ = Glibc.kill(process.processIdentifier, SIGKILL) }
+        if process.processIdentifier > 0 { process.waitUntilExit() }
+        stdoutPipe.fileHandleForReading.readabilityHandler = nil
+        stderrPipe.fileHandleForReading.readabilityHandler = nil
+    }
+}
+
+/// The py-libp2p interop peers (Tests/Interop/peer.py) for CLI tests. The python is
+/// `$AIRLOCK_VENV/bin/python`, else `/tmp/pyvenv/bin/python`; without one the tests skip, except
+/// under `CI=true`, where they run and fail.
+enum InteropPython {
+    static var python: String? {
+        let env = ProcessInfo.processInfo.environment
+        if let venv = env["AIRLOCK_VENV"], !venv.isEmpty { return "\(venv)/bin/python" }
+        let dev = "/tmp/pyvenv/bin/python"
+        return FileManager.default.isExecutableFile(atPath: dev) ? dev : nil
+    }
+    static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+    static var shouldRun: Bool { isCI || (python.map { FileManager.default.isExecutableFile(atPath: $0) } ?? false) }
+    static let skipReason: Comment = "py-libp2p venv not found (set AIRLOCK_VENV or create /tmp/pyvenv; `make test` does)"
+    static var script: String { packageRoot() + "/Tests/Interop/peer.py" }
+
+    /// Launches `peer.py <arguments>`.
+    static func peer(_ arguments: [String]) throws -> ChildProcess {
+        guard let python, FileManager.default.isExecutableFile(atPath: python) else {
+            throw ChildProcess.Failure(description: "no python for the interop peers: \(python ?? "/tmp/pyvenv/bin/python") is missing (set AIRLOCK_VENV or run `make venv`)")
+        }
+        return try ChildProcess(python, [script] + arguments, name: "peer.py \(arguments.first ?? "")")
+    }
+
+    /// The JSON object of a peer.py stdout line (empty if it is not one).
+    static func event(_ line: String) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
+    }
+}
