@@ -63,8 +63,11 @@ public struct ControlSocket: Hashable, Sendable, CustomStringConvertible {
     /// `sendmsg(2)` of one whole message with `fds` as `SCM_RIGHTS` (`MSG_NOSIGNAL`: a closed
     /// peer is `EPIPE`). The fds stay the caller's. Returns false when the peer's queue is full
     /// (non-blocking sockets only); a SEQPACKET message is never sent in part.
+    ///
+    /// This is the raw call: it enforces only the kernel's limits (`EINVAL` beyond 253 fds,
+    /// `EMSGSIZE` beyond the send buffer). `ControlClient` and `ControlServer` enforce the
+    /// protocol's caps.
     public func send(_ bytes: UnsafeRawBufferPointer, fds: [Int32]) throws(Errno) -> Bool {
-        precondition(fds.count <= ControlSocket.maxFDs, "more fds than a control message carries")
         let sent = try nonBlocking {
             fds.withUnsafeBufferPointer { f in
                 airlock_send_with_fds(fd, bytes.baseAddress, UInt(bytes.count), f.baseAddress, Int32(f.count), 0)

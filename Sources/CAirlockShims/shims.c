@@ -187,8 +187,8 @@ int airlock_unix_connect(int fd, const char *path) {
 }
 
 long airlock_send_with_fds(int fd, const void *buf, unsigned long len, const int *fds, int nfds, int flags) {
-    if (nfds < 0 || nfds > AIRLOCK_CONTROL_MAX_FDS) { errno = EINVAL; return -1; }
-    union { struct cmsghdr align; char bytes[CMSG_SPACE(sizeof(int) * AIRLOCK_CONTROL_MAX_FDS)]; } control;
+    if (nfds < 0 || nfds > AIRLOCK_SCM_MAX_FD) { errno = EINVAL; return -1; }
+    union { struct cmsghdr align; char bytes[CMSG_SPACE(sizeof(int) * AIRLOCK_SCM_MAX_FD)]; } control;
     struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
     if (nfds > 0) {

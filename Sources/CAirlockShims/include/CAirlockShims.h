@@ -71,13 +71,16 @@ int airlock_signalfd_read(int fd);
 /// Upper bound on descriptors in one control message; the receive buffer holds exactly this many,
 /// so a message carrying more arrives with its excess already dropped by the kernel (and flagged).
 #define AIRLOCK_CONTROL_MAX_FDS 8
+/// The kernel's own limit on descriptors per message (SCM_MAX_FD); sending accepts up to this so
+/// tests can play a peer that breaks the protocol's smaller cap.
+#define AIRLOCK_SCM_MAX_FD 253
 /// A close-on-exec AF_UNIX SOCK_SEQPACKET socket (non-blocking when `nonblocking`), in one call.
 int airlock_seqpacket_socket(int nonblocking);
 /// bind(2) / connect(2) to a filesystem path; -1 with ENAMETOOLONG when it does not fit sun_path.
 int airlock_unix_bind(int fd, const char *path);
 int airlock_unix_connect(int fd, const char *path);
-/// sendmsg(2) of one message with `nfds` descriptors as SCM_RIGHTS (none when 0), MSG_NOSIGNAL
-/// plus `flags`. Returns the bytes sent or -1 with errno.
+/// sendmsg(2) of one message with `nfds` (≤ AIRLOCK_SCM_MAX_FD) descriptors as SCM_RIGHTS (none
+/// when 0), MSG_NOSIGNAL plus `flags`. Returns the bytes sent or -1 with errno.
 long airlock_send_with_fds(int fd, const void *buf, unsigned long len, const int *fds, int nfds, int flags);
 /// recvmsg(2) of one message with MSG_CMSG_CLOEXEC plus `flags`. Stores up to
 /// AIRLOCK_CONTROL_MAX_FDS received descriptors in `fds` and their count in `*nfds`, and sets
