@@ -147,7 +147,7 @@ public final class ControlServer {
             do {
                 if try bytes.withBytes({ raw throws(Errno) in try conn.socket.send(raw, fds: fds) }) { return }
             } catch {
-                end(conn, .failed(error))
+                end(conn, ControlServer.reason(for: error))
                 throw .system(error, context: "send to \(peer)")
             }
         }
@@ -219,7 +219,7 @@ public final class ControlServer {
         while !conn.closed && !isClosed {
             let received: ControlSocket.Received?
             do { received = try conn.socket.receive(into: buffer) } catch {
-                end(conn, .failed(error))
+                end(conn, ControlServer.reason(for: error))
                 return
             }
             guard let r = received else { return }
@@ -243,13 +243,18 @@ public final class ControlServer {
         while !conn.closed, let (bytes, fds) = conn.pending.first {
             let sent: Bool
             do { sent = try bytes.withBytes { raw throws(Errno) in try conn.socket.send(raw, fds: fds) } } catch {
-                end(conn, .failed(error))
+                end(conn, ControlServer.reason(for: error))
                 return
             }
             guard sent else { return }
             conn.pending.removeFirst()
             fds.forEach { _ = Glibc.close($0) }
         }
+    }
+
+    /// A peer that went away shows up as EPIPE or ECONNRESET on whichever call noticed first.
+    private static func reason(for error: Errno) -> DisconnectReason {
+        error == .EPIPE || error == .ECONNRESET ? .peerClosed : .failed(error)
     }
 
     private func end(_ conn: Connection, _ reason: DisconnectReason) {

@@ -315,5 +315,47 @@ extension IOTests {
             while let r = try client.receive(timeout: .seconds(5)) { count += 1; #expect(r.bytes.count == 60_000) }
             #expect(count >= 1 && count < 20)
         }
+
+        /// Whether this machine can start a process in a new network namespace (root and
+        /// `unshare` and `python3` present).
+        static let canUnshareNetwork: Bool = {
+            guard geteuid() == 0 else { return false }
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["unshare", "-n", "python3", "-c", "pass"]
+            guard (try? p.run()) != nil else { return false }
+            p.waitUntilExit()
+            return p.terminationStatus == 0
+        }()
+
+        /// A caller in another network namespace is identified by that namespace, not ours:
+        /// what lets the relay refuse an agent that reaches the socket.
+        @Test(.enabled(if: canUnshareNetwork || ProcessInfo.processInfo.environment["CI"] == "true",
+                       "needs root, unshare and python3"))
+        func peerInAnotherNetworkNamespaceIsTold() async throws {
+            let tmp = ControlTempDir()
+            let h = try await ControlHarness(path: tmp.path + "/run/control.sock") { server, peer, _, fds in
+                fds.forEach { _ = Glibc.close($0) }
+                server.disconnect(peer)
+            }
+            defer { h.stop() }
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            child.arguments = ["unshare", "-n", "python3", "-c", """
+                import socket, sys
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                s.connect(sys.argv[1])
+                s.send(b'{"type":"hello"}')
+                s.recv(16)
+                """, h.path]
+            try child.run()
+            let peer = try await h.wait(timeout: .seconds(20)) { $0.messages.first?.peer }
+            child.waitUntilExit()
+            #expect(child.terminationStatus == 0)
+            #expect(peer.pid == child.processIdentifier)
+            let ours = try NamespaceID.currentNetwork()
+            #expect(peer.network != nil)
+            #expect(peer.network != ours)
+        }
     }
 }
