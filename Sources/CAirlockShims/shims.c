@@ -426,3 +426,100 @@ int airlock_pidfd_wait(int pidfd, int nohang, int *state, int *value) {
     *value = si.si_status;
     return 0;
 }
+
+// ---- Control socket (AirlockIO) ----
+// Ancillary data (SCM_RIGHTS), struct ucred and sockaddr_un are awkward or unavailable in Swift.
+#include <stddef.h>
+#include <sys/un.h>
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+int airlock_seqpacket_socket(int nonblocking) {
+    return socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+}
+
+static int airlock_unix_address(struct sockaddr_un *sa, const char *path) {
+    size_t len = strlen(path);
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    if (len == 0 || len >= sizeof sa->sun_path) { errno = ENAMETOOLONG; return -1; }
+    memcpy(sa->sun_path, path, len + 1);
+    return 0;
+}
+
+int airlock_unix_bind(int fd, const char *path) {
+    struct sockaddr_un sa;
+    if (airlock_unix_address(&sa, path) != 0) return -1;
+    return bind(fd, (struct sockaddr *)&sa, sizeof sa);
+}
+
+int airlock_unix_connect(int fd, const char *path) {
+    struct sockaddr_un sa;
+    if (airlock_unix_address(&sa, path) != 0) return -1;
+    return connect(fd, (struct sockaddr *)&sa, sizeof sa);
+}
+
+long airlock_send_with_fds(int fd, const void *buf, unsigned long len, const int *fds, int nfds, int flags) {
+    if (nfds < 0 || nfds > AIRLOCK_SCM_MAX_FD) { errno = EINVAL; return -1; }
+    union { struct cmsghdr align; char bytes[CMSG_SPACE(sizeof(int) * AIRLOCK_SCM_MAX_FD)]; } control;
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (nfds > 0) {
+        memset(&control, 0, sizeof control);
+        msg.msg_control = control.bytes;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    ssize_t n;
+    do { n = sendmsg(fd, &msg, MSG_NOSIGNAL | flags); } while (n < 0 && errno == EINTR);
+    return (long)n;
+}
+
+long airlock_recv_with_fds(int fd, void *buf, unsigned long len, int *fds, int *nfds, int *truncated, int flags) {
+    union { struct cmsghdr align; char bytes[CMSG_SPACE(sizeof(int) * AIRLOCK_CONTROL_MAX_FDS)]; } control;
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes,
+                          .msg_controllen = sizeof control.bytes };
+    *nfds = 0;
+    *truncated = 0;
+    ssize_t n;
+    do { n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | flags); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const unsigned char *data = CMSG_DATA(c);
+        for (size_t i = 0; i < count; i++) {
+            int received;
+            memcpy(&received, data + i * sizeof(int), sizeof(int));
+            // The buffer holds AIRLOCK_CONTROL_MAX_FDS, so this cannot overflow; stay safe anyway.
+            if (*nfds < AIRLOCK_CONTROL_MAX_FDS) fds[(*nfds)++] = received;
+            else { close(received); *truncated = 1; }
+        }
+    }
+    if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) *truncated = 1;
+    return (long)n;
+}
+
+int airlock_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
+int airlock_peer_pidfd(int fd) {
+    int pidfd = -1;
+    socklen_t len = sizeof pidfd;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) return -1;
+    return pidfd;
+}

@@ -141,3 +141,32 @@ int airlock_pidfd_wait(int pidfd, int nohang, int *state, int *value);
 int airlock_signalfd(const int *signals, int count);
 /// Reads one pending signal from a signalfd: its number, 0 when none is pending, -1 on error.
 int airlock_signalfd_read(int fd);
+
+// ---- Control socket (AirlockIO) ----
+// SCM_RIGHTS needs the CMSG_* macros, SO_PEERCRED needs `struct ucred` (_GNU_SOURCE), and
+// sockaddr_un's fixed char array imports as a 108-element tuple: none is usable from Swift.
+
+/// Upper bound on descriptors in one control message; the receive buffer holds exactly this many,
+/// so a message carrying more arrives with its excess already dropped by the kernel (and flagged).
+#define AIRLOCK_CONTROL_MAX_FDS 8
+/// The kernel's own limit on descriptors per message (SCM_MAX_FD); sending accepts up to this so
+/// tests can play a peer that breaks the protocol's smaller cap.
+#define AIRLOCK_SCM_MAX_FD 253
+/// A close-on-exec AF_UNIX SOCK_SEQPACKET socket (non-blocking when `nonblocking`), in one call.
+int airlock_seqpacket_socket(int nonblocking);
+/// bind(2) / connect(2) to a filesystem path; -1 with ENAMETOOLONG when it does not fit sun_path.
+int airlock_unix_bind(int fd, const char *path);
+int airlock_unix_connect(int fd, const char *path);
+/// sendmsg(2) of one message with `nfds` (≤ AIRLOCK_SCM_MAX_FD) descriptors as SCM_RIGHTS (none
+/// when 0), MSG_NOSIGNAL plus `flags`. Returns the bytes sent or -1 with errno.
+long airlock_send_with_fds(int fd, const void *buf, unsigned long len, const int *fds, int nfds, int flags);
+/// recvmsg(2) of one message with MSG_CMSG_CLOEXEC plus `flags`. Stores up to
+/// AIRLOCK_CONTROL_MAX_FDS received descriptors in `fds` and their count in `*nfds`, and sets
+/// `*truncated` when the payload (MSG_TRUNC) or the descriptors (MSG_CTRUNC) did not fit. Returns
+/// the bytes received (0: end of stream or an empty message) or -1 with errno (nothing received).
+long airlock_recv_with_fds(int fd, void *buf, unsigned long len, int *fds, int *nfds, int *truncated, int flags);
+/// SO_PEERCRED: the peer's pid, uid and gid as of connect(2). 0 or -1 with errno.
+int airlock_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int *gid);
+/// SO_PEERPIDFD (Linux 6.5+): a close-on-exec pidfd for the peer process as of connect(2), so a
+/// recycled pid cannot be mistaken for the caller. -1 with errno (ENOPROTOOPT on older kernels).
+int airlock_peer_pidfd(int fd);
