@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AirlockPolicy
 
 /// What the commands print and how: stdout through `write(2)` so nothing sits in a stdio buffer
 /// when a command returns, and small JSON and text helpers shared by the commands.
@@ -29,28 +30,9 @@ enum Output {
     /// True when `fd` is a terminal, where a secret must never be printed by accident.
     static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
-    /// `text` as a JSON string literal (RFC 8259 §7), quotes included.
-    static func jsonString(_ text: String) -> String {
-        var s = "\""
-        for u in text.unicodeScalars {
-            switch u {
-            case "\"": s += "\\\""
-            case "\\": s += "\\\\"
-            case "\n": s += "\\n"
-            case "\r": s += "\\r"
-            case "\t": s += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                s += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: s.unicodeScalars.append(u)
-            }
-        }
-        return s + "\""
-    }
-
     /// A flat JSON object of string members, two-space indented, members in the given order.
     static func jsonObject(_ members: [(String, String)]) -> String {
-        let body = members.map { "  \(jsonString($0.0)): \(jsonString($0.1))" }.joined(separator: ",\n")
+        let body = members.map { "  \(JSONNode.quoted($0.0)): \(JSONNode.quoted($0.1))" }.joined(separator: ",\n")
         return "{\n\(body)\n}"
     }
 

@@ -71,14 +71,11 @@ public enum KeyFile {
         let label = name ?? "fd \(fd)"
         var buffer = [UInt8](repeating: 0, count: maxSize + 1)
         defer { Sodium.wipe(&buffer) }
-        var filled = 0
-        while filled < buffer.count {
-            let n = buffer.withUnsafeMutableBytes { raw in
-                retryEINTR { Glibc.read(fd, raw.baseAddress! + filled, raw.count - filled) }
-            }
-            if n < 0 { throw failure("cannot read key file \(label)") }
-            if n == 0 { break }
-            filled += n
+        // Read in place, never through a growing array that would leave unwiped copies behind.
+        let filled: Int
+        switch buffer.withUnsafeMutableBytes({ BoundedFile.fill(fd: fd, into: $0) }) {
+        case .success(let n): filled = n
+        case .failure(let f): throw failure("cannot read key file \(label)", errno: f.code)
         }
         guard filled <= maxSize else { throw CryptoError(.keyFile, "key file \(label) is larger than \(maxSize) bytes; it is not a key file") }
         return try parse(buffer[..<filled], name: label)
@@ -170,8 +167,8 @@ public enum KeyFile {
         }
     }
 
-    private static func failure(_ what: String) -> CryptoError {
-        CryptoError(.keyFile, "\(what): \(String(cString: strerror(errno)))")
+    private static func failure(_ what: String, errno code: Int32 = errno) -> CryptoError {
+        CryptoError(.keyFile, "\(what): \(String(cString: strerror(code)))")
     }
 
     private static func octal(_ mode: mode_t) -> String {

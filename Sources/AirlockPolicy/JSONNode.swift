@@ -30,7 +30,8 @@ public struct JSONNode: Sendable {
     public let value: Value
     public let position: SourcePosition
 
-    /// `s` as a JSON string literal, for naming keys and values in messages.
+    /// `s` as a JSON string literal (RFC 8259 §7), for naming keys and values in messages and
+    /// for other modules' JSON output. The one quoting function of the package.
     public static func quoted(_ s: String) -> String { JSONWriter.quoted(s) }
 
     /// How a value is named in "got …" messages.

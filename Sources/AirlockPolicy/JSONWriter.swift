@@ -45,7 +45,8 @@ struct JSONWriter {
         }
     }
 
-    /// `s` as a JSON string literal.
+    /// `s` as a JSON string literal. DEL is escaped with the control characters, so a terminal
+    /// never receives it raw. Other modules reach it as `JSONNode.quoted`.
     static func quoted(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {

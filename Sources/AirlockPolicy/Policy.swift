@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AirlockCore
 
 /// The relay's allowlist: agents, services, exits, other peers, and the rules between them
@@ -63,7 +60,7 @@ public struct Policy: Sendable, Equatable {
     /// Reads and validates the policy file at `path`. Problems name the file as given.
     public static func load(path: String) throws(PolicyError) -> Policy {
         let bytes: [UInt8]
-        switch readFile(path) {
+        switch BoundedFile.read(path: path, maxSize: maxFileSize, tooLarge: "file is larger than \(maxFileSize) bytes, the most a policy may be") {
         case .success(let b): bytes = b
         case .failure(let failure):
             throw PolicyError(problems: [PolicyProblem(file: path, position: nil, path: "", message: failure.message)])
@@ -99,32 +96,6 @@ public struct Policy: Sendable, Equatable {
                                  peers: [Peer] = [], rules: [Rule] = [], file: String = "<edited policy>") throws(PolicyError) -> Policy {
         let draft = Policy(checkedVersion: version, agents: agents, services: services, exits: exits, peers: peers, rules: rules)
         return try parse(text: draft.canonicalJSON(), file: file)
-    }
-
-    private struct ReadFailure: Error {
-        let message: String
-        init(_ message: String) { self.message = message }
-    }
-
-    /// Reads at most `maxFileSize` bytes and one more, to tell a too-large file apart.
-    private static func readFile(_ path: String) -> Result<[UInt8], ReadFailure> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return .failure(ReadFailure("cannot open: \(String(cString: strerror(errno)))")) }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .failure(ReadFailure("cannot read: \(String(cString: strerror(errno)))"))
-            }
-            if n == 0 { return .success(out) }
-            out.append(contentsOf: chunk[0..<n])
-            if out.count > maxFileSize {
-                return .failure(ReadFailure("file is larger than \(maxFileSize) bytes, the most a policy may be"))
-            }
-        }
     }
 
     // MARK: lookups

@@ -5,11 +5,8 @@ import AirlockCore
 /// It does not stop at the first problem: each field is checked on its own, an entry with a
 /// problem is left out of the model, and names whose entries were left out are remembered so
 /// that rules naming them do not produce a second, misleading problem.
-///
-/// Public only for `suggestion(for:among:)`, which other strict readers share for their hints.
-public struct PolicyDecoder {
-    let file: String
-    private var problems: [PolicyProblem] = []
+struct PolicyDecoder {
+    private var schema: JSONSchemaReader
 
     private struct Declared {
         let kind: String
@@ -24,22 +21,13 @@ public struct PolicyDecoder {
     /// Every fixed identity seen, with where.
     private var identities: [PeerID: (path: String, position: SourcePosition)] = [:]
 
-    init(file: String) { self.file = file }
+    init(file: String) { schema = JSONSchemaReader(file: file) }
 
     /// Problems in file order, capped at `PolicyError.maxProblems`.
-    var reportedProblems: [PolicyProblem] {
-        let sorted = problems.enumerated().sorted {
-            let a = $0.element.position ?? SourcePosition(line: 0, column: 0)
-            let b = $1.element.position ?? SourcePosition(line: 0, column: 0)
-            return a != b ? a < b : $0.offset < $1.offset
-        }.map(\.element)
-        guard sorted.count > PolicyError.maxProblems else { return sorted }
-        return Array(sorted.prefix(PolicyError.maxProblems))
-            + [PolicyProblem(file: file, position: nil, path: "", message: "\(sorted.count - PolicyError.maxProblems) more problems not shown")]
-    }
+    var reportedProblems: [PolicyProblem] { schema.reportedProblems }
 
     private mutating func report(_ position: SourcePosition?, _ path: String, _ message: String) {
-        problems.append(PolicyProblem(file: file, position: position, path: path, message: message))
+        schema.report(position, path, message)
     }
 
     // MARK: the document
@@ -48,7 +36,7 @@ public struct PolicyDecoder {
         // The version decides which fields exist, so it is read before anything else.
         var version = Policy.currentVersion
         if case .object(let members) = root.value, let v = members.first(where: { $0.key == "version" })?.value {
-            if let n = integer(v, "version", expected: "1", range: 0...UInt64(Int32.max)) {
+            if let n = schema.integer(v, "version", expected: "1", range: 0...UInt64(Int32.max)) {
                 if n > UInt64(Policy.currentVersion) {
                     report(v.position, "version", "version \(n) is newer than this airlock reads (1 to \(Policy.currentVersion)); upgrade airlock or write version \(Policy.currentVersion)")
                     return nil
@@ -57,7 +45,7 @@ public struct PolicyDecoder {
                 version = Int(n)
             }
         }
-        guard let top = members(root, "", what: "a JSON object holding the policy", fields: PolicyDecoder.topFields) else { return nil }
+        guard let top = schema.members(root, "", what: "a JSON object holding the policy", fields: PolicyDecoder.topFields) else { return nil }
         if top["version"] == nil { report(root.position, "", "missing \"version\"; expected \"version\": \(Policy.currentVersion) as the first field") }
 
         var agents: [Policy.Agent] = []
@@ -67,7 +55,7 @@ public struct PolicyDecoder {
         var services: [Policy.Service] = []
         for (name, node) in section(top["services"], "services", kind: "service") {
             let path = "services.\(name)"
-            if let f = members(node, path, what: "an object describing the service", fields: PolicyDecoder.serviceFields),
+            if let f = schema.members(node, path, what: "an object describing the service", fields: PolicyDecoder.serviceFields),
                let peer = identity(f["peer"], path + ".peer", allowing: nil), let note = note(f["note"], path) {
                 services.append(Policy.Service(name: name, peer: peer.fixed!, note: note))
             } else { broken.insert(name) }
@@ -76,7 +64,7 @@ public struct PolicyDecoder {
         var relayExit: String?
         for (name, node) in section(top["exits"], "exits", kind: "exit") {
             let path = "exits.\(name)"
-            if let f = members(node, path, what: "an object describing the exit", fields: PolicyDecoder.exitFields),
+            if let f = schema.members(node, path, what: "an object describing the exit", fields: PolicyDecoder.exitFields),
                let peer = identity(f["peer"], path + ".peer", allowing: "relay"), let note = note(f["note"], path) {
                 if peer.fixed == nil, let first = relayExit {
                     report(f["peer"]!.position, path + ".peer", "exit \(first) is already the relay's built-in exit; only one exit may be \"relay\"")
@@ -90,21 +78,21 @@ public struct PolicyDecoder {
         var peers: [Policy.Peer] = []
         for (name, node) in section(top["peers"], "peers", kind: "peer") {
             let path = "peers.\(name)"
-            if let f = members(node, path, what: "an object describing the peer", fields: PolicyDecoder.peerFields),
+            if let f = schema.members(node, path, what: "an object describing the peer", fields: PolicyDecoder.peerFields),
                let peer = identity(f["peer"], path + ".peer", allowing: nil), let note = note(f["note"], path) {
                 peers.append(Policy.Peer(name: name, peer: peer.fixed!, note: note))
             } else { broken.insert(name) }
         }
         let rules = self.rules(top["rules"])
-        guard problems.isEmpty else { return nil }
+        guard schema.problems.isEmpty else { return nil }
         return Policy(checkedVersion: version, agents: agents, services: services, exits: exits, peers: peers, rules: rules)
     }
 
     private mutating func agent(_ name: String, _ node: JSONNode) -> Policy.Agent? {
         let path = "agents.\(name)"
-        guard let f = members(node, path, what: "an object describing the agent", fields: PolicyDecoder.agentFields) else { return nil }
+        guard let f = schema.members(node, path, what: "an object describing the agent", fields: PolicyDecoder.agentFields) else { return nil }
         var uid: UInt64?
-        if let u = f["uid"] { uid = integer(u, path + ".uid", expected: "a non-negative integer uid", range: 0...4_294_967_294) }
+        if let u = f["uid"] { uid = schema.integer(u, path + ".uid", expected: "a non-negative integer uid", range: 0...4_294_967_294) }
         var id: (fixed: PeerID?, ok: Bool) = (nil, true)
         if let i = f["identity"] {
             if let parsed = identity(i, path + ".identity", allowing: "per-run") { id = (parsed.fixed, true) } else { id = (nil, false) }
@@ -127,7 +115,7 @@ public struct PolicyDecoder {
         var pairs: [String: (path: String, position: SourcePosition)] = [:]
         for (i, item) in items.enumerated() {
             let path = "rules[\(i)]"
-            guard let f = members(item, path, what: "an object describing the rule", fields: PolicyDecoder.ruleFields) else { continue }
+            guard let f = schema.members(item, path, what: "an object describing the rule", fields: PolicyDecoder.ruleFields) else { continue }
             let from = reference(f["from"], path + ".from", kinds: ["agent", "peer", "service"], expected: "the name of an agent, a peer or a service")
             let to = reference(f["to"], path + ".to", kinds: ["service", "exit"], expected: "the name of a service or an exit")
             if let from = from.name, let to = to.name, from == to {
@@ -169,7 +157,7 @@ public struct PolicyDecoder {
             return (nil, nil)
         }
         guard let d = declared[name] else {
-            let hint = PolicyDecoder.suggestion(for: name, among: declared.filter { kinds.contains($0.value.kind) }.map(\.key))
+            let hint = JSONSchemaReader.suggestion(for: name, among: declared.filter { kinds.contains($0.value.kind) }.map(\.key))
             report(node.position, path, "nothing is named \(JSONWriter.quoted(name)); expected \(expected)\(hint)")
             return (nil, nil)
         }
@@ -240,49 +228,6 @@ public struct PolicyDecoder {
         return out
     }
 
-    /// An object's members by key: reports a non-object, repeated keys, unknown keys and missing
-    /// required keys. `nil` only when `node` is not an object.
-    private mutating func members(_ node: JSONNode, _ path: String, what: String, fields: [Field]) -> [String: JSONNode]? {
-        guard case .object(let members) = node.value else {
-            report(node.position, path, "expected \(what), got \(node.summary)")
-            return nil
-        }
-        var out: [String: JSONNode] = [:]
-        var firstAt: [String: SourcePosition] = [:]
-        let names = fields.map(\.name)
-        for m in members {
-            let p = path.isEmpty ? m.key : "\(path).\(m.key)"
-            if let first = firstAt[m.key] {
-                report(m.keyPosition, p, "duplicate key; \(JSONWriter.quoted(m.key)) is already given at \(first)")
-                continue
-            }
-            firstAt[m.key] = m.keyPosition
-            guard names.contains(m.key) else {
-                let hint = PolicyDecoder.suggestion(for: m.key, among: names)
-                report(m.keyPosition, p, "unknown field\(hint); expected one of: \(names.joined(separator: ", "))")
-                continue
-            }
-            out[m.key] = m.value
-        }
-        for f in fields where f.required && out[f.name] == nil && firstAt[f.name] == nil {
-            report(node.position, path, "missing \(JSONWriter.quoted(f.name)); expected \(f.expected)")
-        }
-        return out
-    }
-
-    /// A non-negative integer in `range`, written without sign, fraction or exponent.
-    private mutating func integer(_ node: JSONNode, _ path: String, expected: String, range: ClosedRange<UInt64>) -> UInt64? {
-        guard case .number(let text) = node.value, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-            report(node.position, path, "expected \(expected), got \(node.summary)")
-            return nil
-        }
-        guard let n = UInt64(text), range.contains(n) else {
-            report(node.position, path, "\(text) is out of range; expected \(expected) from \(range.lowerBound) to \(range.upperBound)")
-            return nil
-        }
-        return n
-    }
-
     /// A peer ID string, or `special` (`per-run`, `relay`) when allowed: `fixed` is nil for it.
     private mutating func identity(_ node: JSONNode?, _ path: String, allowing special: String?) -> (fixed: PeerID?, Void)? {
         guard let node else { return nil }  // reported as missing by `members`
@@ -307,11 +252,11 @@ public struct PolicyDecoder {
 
     private mutating func limits(_ node: JSONNode?, _ path: String, agent: Bool) -> Policy.Limits? {
         guard let node else { return Policy.Limits.none }
-        guard let f = members(node, path, what: "an object of limits", fields: agent ? PolicyDecoder.agentLimitFields : PolicyDecoder.ruleLimitFields) else { return nil }
+        guard let f = schema.members(node, path, what: "an object of limits", fields: agent ? PolicyDecoder.agentLimitFields : PolicyDecoder.ruleLimitFields) else { return nil }
         var ok = true
         func read(_ key: String, _ expected: String, max: UInt64) -> UInt64? {
             guard let v = f[key] else { return nil }
-            let n = integer(v, "\(path).\(key)", expected: expected, range: 1...max)
+            let n = schema.integer(v, "\(path).\(key)", expected: expected, range: 1...max)
             if n == nil { ok = false }
             return n
         }
@@ -336,11 +281,7 @@ public struct PolicyDecoder {
 
     // MARK: schema
 
-    struct Field {
-        let name: String
-        let required: Bool
-        let expected: String
-    }
+    typealias Field = JSONSchemaReader.Field
 
     private static let note = Field(name: "note", required: false, expected: "a string")
     static let topFields = [Field(name: "version", required: false, expected: "1"),
@@ -363,30 +304,4 @@ public struct PolicyDecoder {
                                   Field(name: "circuit_bytes", required: false, expected: ""),
                                   Field(name: "max_circuits", required: false, expected: "")]
     static let agentLimitFields = ruleLimitFields + [Field(name: "kill_after_denials", required: false, expected: "")]
-
-    /// ` (did you mean "x"?)` when one candidate is within two edits of `word`, else empty.
-    public static func suggestion(for word: String, among candidates: [String]) -> String {
-        let w = Array(word.utf8)
-        var best: (String, Int)?
-        for c in candidates.sorted() {
-            let d = distance(w, Array(c.utf8))
-            if d <= 2, d < max(w.count, 2), best == nil || d < best!.1 { best = (c, d) }
-        }
-        return best.map { " (did you mean \(JSONWriter.quoted($0.0))?)" } ?? ""
-    }
-
-    private static func distance(_ a: [UInt8], _ b: [UInt8]) -> Int {
-        guard a.count < 64, b.count < 64 else { return Int.max }
-        var row = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var previous = row[0]
-            row[0] = i
-            for j in stride(from: 1, through: b.count, by: 1) {
-                let saved = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-                previous = saved
-            }
-        }
-        return row[b.count]
-    }
 }

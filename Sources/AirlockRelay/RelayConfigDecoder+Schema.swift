@@ -3,11 +3,7 @@ import AirlockPolicy
 
 /// The fields of a relay config file (version 1), and the readers of single values.
 extension RelayConfigDecoder {
-    struct Field {
-        let name: String
-        let required: Bool
-        let expected: String
-    }
+    typealias Field = JSONSchemaReader.Field
 
     static let topFields = [Field(name: "version", required: false, expected: "1"),
                             Field(name: "listen", required: true, expected: "an array of \"host:port\" strings such as \"127.0.0.1:4001\""),
@@ -54,49 +50,6 @@ extension RelayConfigDecoder {
     ]
 
     // MARK: pieces
-
-    /// An object's members by key: reports a non-object, repeated keys, unknown keys and missing
-    /// required keys. `nil` only when `node` is not an object.
-    mutating func members(_ node: JSONNode, _ path: String, what: String, fields: [Field]) -> [String: JSONNode]? {
-        guard case .object(let members) = node.value else {
-            report(node.position, path, "expected \(what), got \(node.summary)")
-            return nil
-        }
-        var out: [String: JSONNode] = [:]
-        var firstAt: [String: SourcePosition] = [:]
-        let names = fields.map(\.name)
-        for m in members {
-            let p = path.isEmpty ? m.key : "\(path).\(m.key)"
-            if let first = firstAt[m.key] {
-                report(m.keyPosition, p, "duplicate key; \(JSONNode.quoted(m.key)) is already given at \(first)")
-                continue
-            }
-            firstAt[m.key] = m.keyPosition
-            guard names.contains(m.key) else {
-                let hint = PolicyDecoder.suggestion(for: m.key, among: names)
-                report(m.keyPosition, p, "unknown field\(hint); expected one of: \(names.joined(separator: ", "))")
-                continue
-            }
-            out[m.key] = m.value
-        }
-        for f in fields where f.required && out[f.name] == nil && firstAt[f.name] == nil {
-            report(node.position, path, "missing \(JSONNode.quoted(f.name)); expected \(f.expected)")
-        }
-        return out
-    }
-
-    /// A non-negative integer in `range`, written without sign, fraction or exponent.
-    mutating func integer(_ node: JSONNode, _ path: String, expected: String, range: ClosedRange<Int>) -> Int? {
-        guard case .number(let text) = node.value, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-            report(node.position, path, "expected \(expected), got \(node.summary)")
-            return nil
-        }
-        guard let n = Int(text), range.contains(n) else {
-            report(node.position, path, "\(text) is out of range; expected \(expected) from \(range.lowerBound) to \(range.upperBound)")
-            return nil
-        }
-        return n
-    }
 
     /// A non-negative number in `range`, written with digits and at most one '.', no exponent.
     mutating func decimal(_ node: JSONNode, _ path: String, expected: String, range: ClosedRange<Double>) -> Double? {

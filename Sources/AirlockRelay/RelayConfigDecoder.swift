@@ -5,30 +5,20 @@ import AirlockPolicy
 /// Turns a parsed relay config document into a `RelayConfigFile`, or into the list of
 /// everything wrong with it. Each field is checked on its own, so one run reports every problem.
 struct RelayConfigDecoder {
-    let file: String
     /// Relative paths in the file are joined to this (`""`: left relative).
     let baseDirectory: String
-    private var problems: [RelayConfigProblem] = []
+    private var schema: JSONSchemaReader
 
     init(file: String, baseDirectory: String) {
-        self.file = file
+        schema = JSONSchemaReader(file: file)
         self.baseDirectory = baseDirectory
     }
 
     /// Problems in file order, capped like a policy's.
-    var reportedProblems: [RelayConfigProblem] {
-        let sorted = problems.enumerated().sorted {
-            let a = $0.element.position ?? SourcePosition(line: 0, column: 0)
-            let b = $1.element.position ?? SourcePosition(line: 0, column: 0)
-            return a != b ? a < b : $0.offset < $1.offset
-        }.map(\.element)
-        guard sorted.count > PolicyError.maxProblems else { return sorted }
-        return Array(sorted.prefix(PolicyError.maxProblems))
-            + [RelayConfigProblem(file: file, position: nil, path: "", message: "\(sorted.count - PolicyError.maxProblems) more problems not shown")]
-    }
+    var reportedProblems: [RelayConfigProblem] { schema.reportedProblems }
 
     mutating func report(_ position: SourcePosition?, _ path: String, _ message: String) {
-        problems.append(RelayConfigProblem(file: file, position: position, path: path, message: message))
+        schema.report(position, path, message)
     }
 
     // MARK: the document
@@ -37,7 +27,7 @@ struct RelayConfigDecoder {
         // The version decides which fields exist, so it is read before anything else.
         var version = RelayConfigFile.currentVersion
         if case .object(let members) = root.value, let v = members.first(where: { $0.key == "version" })?.value {
-            if let n = integer(v, "version", expected: "1", range: 0...Int(Int32.max)) {
+            if let n = schema.integer(v, "version", expected: "1", range: 0...Int(Int32.max)) {
                 if n > RelayConfigFile.currentVersion {
                     report(v.position, "version", "version \(n) is newer than this airlock reads (1 to \(RelayConfigFile.currentVersion)); upgrade airlock or write version \(RelayConfigFile.currentVersion)")
                     return nil
@@ -46,7 +36,7 @@ struct RelayConfigDecoder {
                 version = n
             }
         }
-        guard let top = members(root, "", what: "a JSON object holding the relay's configuration", fields: Self.topFields) else { return nil }
+        guard let top = schema.members(root, "", what: "a JSON object holding the relay's configuration", fields: Self.topFields) else { return nil }
         if top["version"] == nil { report(root.position, "", "missing \"version\"; expected \"version\": \(RelayConfigFile.currentVersion) as the first field") }
 
         let listen = top["listen"].flatMap { listenAddresses($0) }
@@ -63,7 +53,7 @@ struct RelayConfigDecoder {
             auditLog = path(a, "audit_log", what: "the path of the audit log or null", max: RelayConfigFile.maxPathLength).map { .some($0) }
         }
         let relayConfig = limits(top["limits"])
-        guard problems.isEmpty, let listen, let key, let policy, let hub, let controlSocket, let logLevel,
+        guard schema.problems.isEmpty, let listen, let key, let policy, let hub, let controlSocket, let logLevel,
               let auditLog, let relayConfig else { return nil }
         var config = RelayConfigFile(listen: listen, key: key, policy: policy, hub: hub, controlSocket: controlSocket,
                                      logLevel: logLevel, auditLog: auditLog, relayConfig: relayConfig)
@@ -189,7 +179,7 @@ struct RelayConfigDecoder {
     private mutating func hub(_ node: JSONNode?) -> RelayConfigFile.Hub? {
         var hub = RelayConfigFile.Hub()
         guard let node else { return hub }
-        guard let f = members(node, "hub", what: "an object describing the hub namespace", fields: Self.hubFields) else { return nil }
+        guard let f = schema.members(node, "hub", what: "an object describing the hub namespace", fields: Self.hubFields) else { return nil }
         var ok = true
         if let p = f["namespace_prefix"] {
             let max = RelayConfigFile.maxNamespacePrefixLength
@@ -223,7 +213,7 @@ struct RelayConfigDecoder {
         if case .string(let text) = node.value, let level = levels.first(where: { $0.0 == text })?.1 { return level }
         var hint = ""
         if case .string(let text) = node.value {
-            hint = text == "warning" ? " (did you mean \"warn\"?)" : PolicyDecoder.suggestion(for: text, among: levels.map(\.0))
+            hint = text == "warning" ? " (did you mean \"warn\"?)" : JSONSchemaReader.suggestion(for: text, among: levels.map(\.0))
         }
         report(node.position, "log_level", "expected one of \"debug\", \"info\", \"warn\", \"error\", got \(node.summary)\(hint)")
         return nil
@@ -232,7 +222,7 @@ struct RelayConfigDecoder {
     private mutating func limits(_ node: JSONNode?) -> RelayConfig? {
         var config = RelayConfig()
         guard let node else { return config }
-        guard let f = members(node, "limits", what: "an object of limits", fields: Self.limits.map { Field(name: $0.name, required: false, expected: "") }) else {
+        guard let f = schema.members(node, "limits", what: "an object of limits", fields: Self.limits.map { Field(name: $0.name, required: false, expected: "") }) else {
             return nil
         }
         var ok = true
@@ -241,7 +231,7 @@ struct RelayConfigDecoder {
             let path = "limits.\(limit.name)"
             switch limit.kind {
             case .integer(let keyPath, let range):
-                if let n = integer(v, path, expected: "a whole number of \(limit.unit)", range: range) { config[keyPath: keyPath] = n } else { ok = false }
+                if let n = schema.integer(v, path, expected: "a whole number of \(limit.unit)", range: range) { config[keyPath: keyPath] = n } else { ok = false }
             case .decimal(let keyPath, let range):
                 if let d = decimal(v, path, expected: "a number of \(limit.unit)", range: range) { config[keyPath: keyPath] = d } else { ok = false }
             }

@@ -96,7 +96,7 @@ public struct RelayConfigFile: Sendable, Equatable {
     /// directory, so they do not depend on where the relay later changes to).
     public static func load(path: String) throws(RelayConfigError) -> RelayConfigFile {
         let bytes: [UInt8]
-        switch readFile(path) {
+        switch BoundedFile.read(path: path, maxSize: maxFileSize, tooLarge: "file is larger than \(maxFileSize) bytes, the most a relay config may be") {
         case .success(let b): bytes = b
         case .failure(let failure):
             throw RelayConfigError(problems: [RelayConfigProblem(file: path, position: nil, path: "", message: failure.message)])
@@ -146,31 +146,5 @@ public struct RelayConfigFile: Sendable, Equatable {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return nil }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    private struct ReadFailure: Error {
-        let message: String
-        init(_ message: String) { self.message = message }
-    }
-
-    /// Reads at most `maxFileSize` bytes and one chunk more, to tell a too-large file apart.
-    private static func readFile(_ path: String) -> Result<[UInt8], ReadFailure> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return .failure(ReadFailure("cannot open: \(String(cString: strerror(errno)))")) }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .failure(ReadFailure("cannot read: \(String(cString: strerror(errno)))"))
-            }
-            if n == 0 { return .success(out) }
-            out.append(contentsOf: chunk[0..<n])
-            if out.count > maxFileSize {
-                return .failure(ReadFailure("file is larger than \(maxFileSize) bytes, the most a relay config may be"))
-            }
-        }
     }
 }
