@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "AirlockIO", dependencies: ["AirlockCore", "AirlockCrypto", "AirlockWire", "CAirlockShims"]),
         .target(name: "AirlockNet", dependencies: ["AirlockCore", "CNetlink", "CAirlockShims"]),
         .target(name: "AirlockPolicy", dependencies: ["AirlockCore", "AirlockCrypto"]),
-        .target(name: "AirlockRelay", dependencies: ["AirlockCore", "AirlockCrypto", "AirlockWire", "AirlockIO", "AirlockPolicy"]),
+        .target(name: "AirlockRelay", dependencies: ["AirlockCore", "AirlockCrypto", "AirlockWire", "AirlockIO", "AirlockNet", "AirlockPolicy"]),
         .target(name: "AirlockAgent", dependencies: ["AirlockCore", "AirlockIO", "AirlockNet", "AirlockRelay", "CAirlockShims"]),
         .target(name: "AirlockCLI", dependencies: ["AirlockCore", "AirlockCrypto", "AirlockWire", "AirlockIO", "AirlockNet", "AirlockPolicy", "AirlockRelay", "AirlockAgent"]),
         .executableTarget(name: "airlock", dependencies: ["AirlockCLI"]),
@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "AirlockIOTests", dependencies: ["AirlockIO", "AirlockWire", "AirlockCrypto", "AirlockCore"]),
         .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy", "AirlockCore"]),
         .testTarget(name: "AirlockNetTests", dependencies: ["AirlockNet", "AirlockCore"]),
-        .testTarget(name: "AirlockRelayTests", dependencies: ["AirlockRelay", "AirlockPolicy", "AirlockIO", "AirlockWire", "AirlockCrypto", "AirlockCore"]),
+        .testTarget(name: "AirlockRelayTests", dependencies: ["AirlockRelay", "AirlockPolicy", "AirlockIO", "AirlockNet", "AirlockWire", "AirlockCrypto", "AirlockCore"]),
         .testTarget(name: "AirlockCLITests", dependencies: ["AirlockCLI", "AirlockCrypto", "AirlockPolicy", "AirlockCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -116,6 +116,23 @@ public final class Host {
         begin(c)
     }
 
+    /// Upgrades an already-connected TCP socket as the dialer (for example one connected from
+    /// inside another network namespace, which the socket keeps). Takes ownership of `socket`;
+    /// with `expect`, a different remote identity fails. The completion always comes from the loop.
+    public func dial(connected socket: Socket, expect: PeerID?,
+                     _ completion: @escaping (Result<Libp2pConnection, SessionError>) -> Void) {
+        let remote = try? socket.remoteAddress()
+        let tcp: TCPConnection
+        do { tcp = try TCPConnection(socket: socket, loop: loop) } catch {
+            loop.runSoon { completion(.failure(SessionError(.handshake, "cannot register the socket: \(error)"))) }
+            return
+        }
+        let c = Libp2pConnection(id: takeID(), host: self, transport: .tcp(tcp), direction: .outbound,
+                                 expectedPeer: expect, remoteAddress: remote)
+        c.onEstablished = completion
+        begin(c)
+    }
+
     /// Upgrades a relayed byte pipe (a hop or stop stream after OK) into a connection: the side
     /// that sent CONNECT dials, the side that accepted STOP listens (wire.md §5.5 step 7).
     public func upgrade(stream: Libp2pStream, asDialer: Bool, expect: PeerID?,
