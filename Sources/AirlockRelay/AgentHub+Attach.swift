@@ -140,7 +140,7 @@ extension AgentHub {
             throw .namespaceInUse(label, by: "agent \(other.link.name)")
         }
         let names = try Self.net("list interfaces of \(label)") { () throws(NetError) in try ns.links().map(\.name) }
-        let extra = names.filter { $0 != "lo" }
+        let extra = names.filter { $0 != "lo" }.sorted()
         if !extra.isEmpty { throw .namespaceNotEmpty(label, interfaces: extra) }
     }
 

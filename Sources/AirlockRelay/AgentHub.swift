@@ -110,7 +110,7 @@ public final class AgentHub {
     /// Detaches every agent, then deletes the hub namespace and waits until it is gone. Keeps
     /// going past failures and throws the first; the hub counts as stopped either way.
     public func stop() throws(AgentHubError) {
-        guard let hub else { return }
+        guard hub != nil else { return }
         var first: AgentHubError?
         for name in attached.keys.sorted() {
             do throws(AgentHubError) { try detach(name: name) } catch { if first == nil { first = error } }
