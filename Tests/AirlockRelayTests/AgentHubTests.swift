@@ -17,7 +17,7 @@ struct AgentHubNameTests {
         for bad in ["", "abcdefghij", "Air", "1abc", "a-b", "a_b", "a b", "ä"] {
             #expect(throws: AgentHubError.self, "\(bad)") { try AgentHub.validate(prefix: bad) }
         }
-        let host = Host(loop: try EventLoop(), identity: Ed25519PrivateKey())
+        let host = AirlockIO.Host(loop: try EventLoop(), identity: Ed25519PrivateKey())
         #expect(throws: AgentHubError.self) { try AgentHub(prefix: "t", host: host, port: 0, logger: .silent) }
     }
 
@@ -231,7 +231,7 @@ final class HubRig: Sendable {
             box = try await loop.submit {
                 let logger = Logger(component: "hub", minimum: .error, fd: -1)
                 logger.addSink { logs.append($0) }
-                let host = Host(loop: loop, identity: key, logger: logger)
+                let host = AirlockIO.Host(loop: loop, identity: key, logger: logger)
                 return LoopBound(try AgentHub(prefix: prefix, host: host, port: port, logger: logger))
             }
         } catch {
