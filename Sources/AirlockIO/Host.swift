@@ -88,6 +88,8 @@ public final class Host {
     /// Serves connections accepted by an existing listener (e.g. one made inside a namespace).
     public func adopt(listener l: TCPListener, admit: ((Libp2pConnection) -> Bool)? = nil) throws(Errno) {
         l.onAccept = { socket in self.accepted(socket, admit: admit) }  // cycle broken by shutdown()
+        // Listeners closed by their owner (an agent detached) are dropped here, keeping this bounded.
+        listeners.removeAll { $0.isClosed }
         listeners.append(l)
     }
 
