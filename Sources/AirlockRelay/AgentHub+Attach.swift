@@ -147,27 +147,27 @@ extension AgentHub {
     /// Creates the agent's listening socket inside the hub namespace (where it stays), bound to
     /// `address:port` and to `device`, and registers it on the host's loop.
     private func listen(in hub: NetworkNamespace, on address: IPv4Address, device: String) throws(AgentHubError) -> TCPListener {
-        let where_ = SocketAddress(ip: .v4(address.value), port: port)
+        let bindAddress = SocketAddress(ip: .v4(address.value), port: port)
         let backlog = listenBacklog
         let made: Result<Socket, Errno>
         do {
             made = try hub.run { () -> Result<Socket, Errno> in
-                do throws(Errno) { return .success(try Socket.listenTCP(on: where_, backlog: backlog, device: device)) } catch {
+                do throws(Errno) { return .success(try Socket.listenTCP(on: bindAddress, backlog: backlog, device: device)) } catch {
                     return .failure(error)
                 }
             }
-        } catch let e as NetError {
-            throw .network(step: "enter the hub to listen on \(where_)", e)
         } catch {
-            throw .network(step: "enter the hub to listen on \(where_)", .invalidName(hubNamespaceName, reason: "\(error)"))
+            // `run` throws only NetError (thread start or setns) for a body that does not throw.
+            let e = error as? NetError ?? .invalidName(hubNamespaceName, reason: "\(error)")
+            throw .network(step: "enter the hub to listen on \(bindAddress)", e)
         }
         let socket: Socket
         switch made {
         case .success(let s): socket = s
-        case .failure(let e): throw .socket(step: "listen on \(where_) dev \(device)", e)
+        case .failure(let e): throw .socket(step: "listen on \(bindAddress) dev \(device)", e)
         }
         do throws(Errno) { return try TCPListener(socket: socket, loop: host.loop) } catch {
-            throw .socket(step: "register listener \(where_)", error)
+            throw .socket(step: "register listener \(bindAddress)", error)
         }
     }
 
