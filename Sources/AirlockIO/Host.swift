@@ -88,6 +88,8 @@ public final class Host {
     /// Serves connections accepted by an existing listener (e.g. one made inside a namespace).
     public func adopt(listener l: TCPListener, admit: ((Libp2pConnection) -> Bool)? = nil) throws(Errno) {
         l.onAccept = { socket in self.accepted(socket, admit: admit) }  // cycle broken by shutdown()
+        // Listeners closed by their owner (an agent detached) are dropped here, keeping this bounded.
+        listeners.removeAll { $0.isClosed }
         listeners.append(l)
     }
 
@@ -112,6 +114,23 @@ public final class Host {
         let tcp = TCPConnection.connect(to: address, on: loop, device: device)
         let c = Libp2pConnection(id: takeID(), host: self, transport: .tcp(tcp), direction: .outbound,
                                  expectedPeer: expect, remoteAddress: address)
+        c.onEstablished = completion
+        begin(c)
+    }
+
+    /// Upgrades an already-connected TCP socket as the dialer (for example one connected from
+    /// inside another network namespace, which the socket keeps). Takes ownership of `socket`;
+    /// with `expect`, a different remote identity fails. The completion always comes from the loop.
+    public func dial(connected socket: Socket, expect: PeerID?,
+                     _ completion: @escaping (Result<Libp2pConnection, SessionError>) -> Void) {
+        let remote = try? socket.remoteAddress()
+        let tcp: TCPConnection
+        do { tcp = try TCPConnection(socket: socket, loop: loop) } catch {
+            loop.runSoon { completion(.failure(SessionError(.handshake, "cannot register the socket: \(error)"))) }
+            return
+        }
+        let c = Libp2pConnection(id: takeID(), host: self, transport: .tcp(tcp), direction: .outbound,
+                                 expectedPeer: expect, remoteAddress: remote)
         c.onEstablished = completion
         begin(c)
     }

@@ -25,8 +25,15 @@ public final class TCPListener {
     private var retryTimer: TimerID?
 
     /// Binds, listens and registers. `device` binds to a network interface (SO_BINDTODEVICE).
-    public init(on address: SocketAddress, loop: EventLoop, backlog: Int32 = 4096, device: String? = nil) throws(Errno) {
-        let s = try Socket.listenTCP(on: address, backlog: backlog, device: device)
+    public convenience init(on address: SocketAddress, loop: EventLoop, backlog: Int32 = 4096, device: String? = nil) throws(Errno) {
+        try self.init(socket: try Socket.listenTCP(on: address, backlog: backlog, device: device), loop: loop)
+    }
+
+    /// Adopts `socket`, which must already be bound and listening (for example one created inside
+    /// another network namespace: a socket keeps the namespace it was made in, so the loop may
+    /// serve it from any thread). Takes ownership: on failure the socket is closed and the error
+    /// thrown. Accepted sockets are made non-blocking by `accept4`, whatever `socket`'s own mode.
+    public init(socket s: Socket, loop: EventLoop) throws(Errno) {
         do throws(Errno) {
             self.address = try s.localAddress()
             self.loop = loop
