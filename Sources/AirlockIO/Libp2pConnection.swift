@@ -185,7 +185,7 @@ public final class Libp2pConnection {
                 if let t = s.negotiationTimer { loop.cancel(t); s.negotiationTimer = nil }
                 s.protocolID = proto
                 host.dispatch(s)
-                if !s.inbox.isEmpty, s.onData == nil { s.onReadable?() }
+                s.deliverInbox()
             }
         } else if var d = s.dialer {
             let step: MultistreamStep
@@ -213,7 +213,7 @@ public final class Libp2pConnection {
                 s.flushOutbox()
                 if s.closeAfterOutbox && s.outbox.isEmpty { s.closeAfterOutbox = false; s.closeWrite() }
                 cb?(.success(s))
-                if !s.inbox.isEmpty, s.onData == nil { s.onReadable?() }
+                s.deliverInbox()
             }
         }
     }
@@ -222,7 +222,12 @@ public final class Libp2pConnection {
 
     /// Opens a stream and negotiates `protocolID` (proposing it alone). The completion runs on
     /// the loop with the ready stream, or the failure.
-    public func openStream(_ protocolID: String, timeout: Double? = nil, _ completion: @escaping (Result<Libp2pStream, StreamError>) -> Void) {
+    ///
+    /// With `lazy`, the completion runs at once and the stream may be written immediately: the
+    /// proposal and the first data leave in one write, saving a round trip (wire.md §1.3). Use it
+    /// only for protocols the remote is known to serve; if it answers `na`, the stream is reset
+    /// (`onEnd(.localReset)`).
+    public func openStream(_ protocolID: String, lazy: Bool = false, timeout: Double? = nil, _ completion: @escaping (Result<Libp2pStream, StreamError>) -> Void) {
         guard isEstablished, !isClosed, let y = session.yamux else {
             loop.runSoon { completion(.failure(StreamError("connection is not open"))) }
             return
@@ -234,10 +239,10 @@ public final class Libp2pConnection {
         }
         let s = Libp2pStream(connection: self, id: id, inbound: false)
         streams[id] = s
-        var d = MultistreamDialer(proposing: protocolID)
+        var d = MultistreamDialer(proposing: protocolID, lazy: lazy)
         writeRaw(stream: id, d.start())
         s.dialer = d
-        s.negotiated = completion
+        if lazy { s.protocolID = protocolID } else { s.negotiated = completion }
         let limit = timeout ?? host.config.messageTimeout
         s.negotiationTimer = loop.schedule(after: .milliseconds(Int64(limit * 1000))) { [weak s] in
             guard let s, s.dialer != nil else { return }
@@ -248,6 +253,7 @@ public final class Libp2pConnection {
             cb?(.failure(StreamError("protocol negotiation timed out")))
         }
         scheduleFlush()
+        if lazy { completion(.success(s)) }
     }
 
     /// Writes negotiation bytes regardless of back-pressure (they are tiny and bounded).

@@ -106,6 +106,13 @@ public final class Libp2pStream {
         }
     }
 
+    /// After negotiation: hands bytes that arrived with the protocol's echo or proposal to the
+    /// reader, in whichever mode it chose.
+    func deliverInbox() {
+        guard ended == nil, !inbox.isEmpty else { return }
+        if onData != nil { drainInboxRaw() } else { onReadable?() }
+    }
+
     private func drainInboxRaw() {
         guard let onData, !inbox.isEmpty else { return }
         let bytes = inbox.readAll()
@@ -134,7 +141,7 @@ public final class Libp2pStream {
     }
 
     func flushOutbox() {
-        guard ended == nil, !outbox.isEmpty, dialer == nil else { return }
+        guard ended == nil, !outbox.isEmpty, dialer == nil || dialer!.mayWriteApplicationData else { return }
         let pending = outbox.readableView
         let n = pending.withUnsafeBytes { connection.send(stream: id, $0) }
         bytesOut += UInt64(n)
@@ -145,7 +152,7 @@ public final class Libp2pStream {
     /// Half-closes our side (FIN after anything queued by `send`).
     public func closeWrite() {
         guard ended == nil, !localClosed else { return }
-        if !outbox.isEmpty || dialer != nil { closeAfterOutbox = true; return }
+        if !outbox.isEmpty || (dialer != nil && !dialer!.mayWriteApplicationData) { closeAfterOutbox = true; return }
         localClosed = true
         connection.closeWrite(stream: id)
     }

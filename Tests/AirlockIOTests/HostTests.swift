@@ -129,3 +129,53 @@ extension IOTests {
         }
     }
 }
+
+extension IOTests.HostTests {
+    /// A lazy open sends the proposal and the first data in one write; the listener's handler must
+    /// get that data even though it arrived with the proposal, and the echo must not leak into the
+    /// dialer's data.
+    @Test func lazyOpenDeliversDataSentWithTheProposal() async throws {
+        let result: String = try await onLoop { loop, done in
+            let a = Host(loop: loop, identity: Ed25519PrivateKey())
+            let b = Host(loop: loop, identity: Ed25519PrivateKey())
+            a.handle("/test/echo") { s in
+                s.onReadable = { [unowned s] in s.send(s.take()) }
+                s.onRemoteClose = { [unowned s] in s.closeWrite() }
+            }
+            let addr = try! a.listen(on: .loopbackV4(port: 0))
+            b.dial(addr, expect: a.peerID) { r in
+                guard case .success(let c) = r else { done(.failure(StreamError("dial failed"))); return }
+                var got: [UInt8] = []
+                var opened = false
+                c.openStream("/test/echo", lazy: true) { r in
+                    guard case .success(let s) = r else { done(.failure(StreamError("open failed"))); return }
+                    opened = true
+                    s.onData = { [unowned s] raw in got += raw; s.consume(raw.count) }
+                    s.onRemoteClose = { done(.success(String(decoding: got, as: UTF8.self))) }
+                    s.send(Array("hello, lazy".utf8))
+                    s.closeWrite()
+                }
+                // The completion ran synchronously: the data left with the proposal.
+                if !opened { done(.failure(StreamError("lazy open did not complete at once"))) }
+            }
+        }
+        #expect(result == "hello, lazy")
+    }
+
+    @Test func lazyOpenOfAnUnsupportedProtocolResetsTheStream() async throws {
+        let result: String = try await onLoop { loop, done in
+            let a = Host(loop: loop, identity: Ed25519PrivateKey())
+            let b = Host(loop: loop, identity: Ed25519PrivateKey())
+            let addr = try! a.listen(on: .loopbackV4(port: 0))
+            b.dial(addr, expect: a.peerID) { r in
+                guard case .success(let c) = r else { done(.failure(StreamError("dial failed"))); return }
+                c.openStream("/nope/1.0.0", lazy: true) { r in
+                    guard case .success(let s) = r else { done(.failure(StreamError("open failed"))); return }
+                    s.onEnd = { how in done(.success("\(how)")) }
+                    s.send(Array("data".utf8))
+                }
+            }
+        }
+        #expect(result == "localReset")
+    }
+}
