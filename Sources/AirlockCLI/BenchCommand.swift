@@ -23,8 +23,8 @@ enum BenchCommand: Command {
           4. the relay's memory per idle circuit (target: under 64 KiB) and per idle
              connection (target: under 32 KiB).
         Prints a table on stdout and progress on stderr. Takes about a minute; --quick a few
-        seconds. Times are measurements, not pass/fail: the exit status is 0 whenever the run
-        completed, whether or not a target was met.
+        seconds. Run it on a release build (`swift build -c release`): debug builds are many
+        times slower.
 
         options:
           --bytes SIZE       bytes to send through the relay, e.g. 1G, 256M (default 1G)
@@ -33,6 +33,9 @@ enum BenchCommand: Command {
           --quick            a short run for CI: 64M, 50 circuits, 50 connections
           --json FILE        also write the figures as JSON to FILE
           -h, --help         show this help
+
+        exit status: 0 the run completed (targets met or not), 1 a step failed (the message
+        says which, with the relay's log), 64 usage error.
 
         example:
           swift build -c release && .build/release/airlock bench --json bench.json
