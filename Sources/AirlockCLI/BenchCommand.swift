@@ -133,7 +133,11 @@ enum BenchCommand: Command {
             ("relay_wall_s", transfer.wallSeconds),
             ("relay_user_s_per_gib", transfer.relayUserSecondsPerGiB),
             ("relay_system_s_per_gib", transfer.relaySystemSecondsPerGiB),
+            // Both peers run in this process on one thread, with two Noise layers each (their
+            // connection to the relay, and the relayed connection inside it): four AEAD passes.
             ("peers_cpu_s_per_gib", transfer.peersSecondsPerGiB),
+            // What one core of relay could forward at the measured CPU cost per byte.
+            ("relay_one_core_gbit_s", 8 * BenchReport.gib / transfer.relaySecondsPerGiB / 1e9),
             ("relay_rss_kib_before_circuits", Double(perCircuit.beforeKiB)),
             ("relay_rss_kib_after_circuits", Double(perCircuit.afterKiB)),
             ("relay_rss_kib_before_connections", Double(perConnection.beforeKiB)),
