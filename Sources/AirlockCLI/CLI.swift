@@ -23,7 +23,7 @@ public struct CommandFailure: Error, CustomStringConvertible {
 public enum CLI {
     public static let version = "0.1.0"
 
-    public static var commands: [any Command.Type] { [RelayCommand.self, KeyCommand.self, PolicyCommand.self] }
+    public static var commands: [any Command.Type] { [RelayCommand.self, KeyCommand.self, PolicyCommand.self, BenchCommand.self] }
 
     public static var usage: String {
         var s = "usage: airlock COMMAND [OPTIONS]\n\ncommands:\n"

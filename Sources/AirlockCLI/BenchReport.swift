@@ -1,0 +1,97 @@
+/// The figures of one `airlock bench` run: a table for people and the same as JSON.
+struct BenchReport {
+    static let gib = 1024.0 * 1024 * 1024
+
+    /// One measured figure. With a `baseline` (same unit), `ratio` is value ÷ baseline and
+    /// `maxRatio` the target; without one, `maxValue` is an absolute target. Higher is better
+    /// only for rates, which carry no target.
+    struct Figure {
+        let key: String
+        let label: String
+        let value: Double
+        let unit: String
+        var baseline: Double? = nil
+        var baselineLabel: String? = nil
+        var maxRatio: Double? = nil
+        var maxValue: Double? = nil
+
+        var ratio: Double? { baseline.map { value / $0 } }
+        var target: String? {
+            if let r = maxRatio { return "≤ \(BenchReport.format(r))× \(baselineLabel ?? "baseline")" }
+            if let v = maxValue { return "≤ \(BenchReport.format(v)) \(unit)" }
+            return nil
+        }
+        var met: Bool? {
+            if let r = maxRatio, let ratio { return ratio <= r }
+            if let v = maxValue { return value <= v }
+            return nil
+        }
+    }
+
+    var figures: [Figure] = []
+    /// Readings that explain the figures (CPU split, counts); numbers only.
+    var details: [(String, Double)] = []
+    var parameters: [(String, String)] = []
+    var machine: [(String, String)] = []
+
+    mutating func add(_ f: Figure) { figures.append(f) }
+
+    /// The table: figure, value, baseline, ratio, target, met.
+    func table() -> String {
+        var t = TextTable(["figure", "value", "baseline", "ratio", "target", "met"])
+        for f in figures {
+            t.add([f.label, "\(BenchReport.format(f.value)) \(f.unit)",
+                   f.baseline.map { "\(BenchReport.format($0)) \(f.unit)" } ?? "-",
+                   f.ratio.map { "\(BenchReport.format($0))×" } ?? "-",
+                   f.target ?? "-",
+                   f.met.map { $0 ? "yes" : "NO" } ?? "-"])
+        }
+        return t.render()
+    }
+
+    /// The same figures as a JSON object: `machine`, `parameters`, `figures` by key (value, unit,
+    /// baseline, ratio, target, met; absent ones null) and `details`.
+    func json() -> String {
+        func number(_ d: Double?) -> String {
+            guard let d, d.isFinite else { return "null" }
+            return "\(d)"
+        }
+        func strings(_ pairs: [(String, String)]) -> String {
+            "{\n" + pairs.map { "    \(Output.jsonString($0.0)): \(Output.jsonString($0.1))" }.joined(separator: ",\n") + "\n  }"
+        }
+        var out = "{\n  \"machine\": \(strings(machine)),\n  \"parameters\": \(strings(parameters)),\n  \"figures\": {\n"
+        out += figures.map { f in
+            let members = [
+                ("label", Output.jsonString(f.label)),
+                ("value", number(f.value)),
+                ("unit", Output.jsonString(f.unit)),
+                ("baseline", number(f.baseline)),
+                ("ratio", number(f.ratio)),
+                ("target", f.target.map(Output.jsonString) ?? "null"),
+                ("met", f.met.map { $0 ? "true" : "false" } ?? "null"),
+            ]
+            return "    \(Output.jsonString(f.key)): { " + members.map { "\(Output.jsonString($0.0)): \($0.1)" }.joined(separator: ", ") + " }"
+        }.joined(separator: ",\n")
+        out += "\n  },\n  \"details\": {\n"
+        out += details.map { "    \(Output.jsonString($0.0)): \(number($0.1))" }.joined(separator: ",\n")
+        out += "\n  }\n}\n"
+        return out
+    }
+
+    /// Three significant digits, plain notation.
+    static func format(_ d: Double) -> String {
+        guard d.isFinite else { return "\(d)" }
+        let magnitude = abs(d)
+        let decimals = magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : magnitude >= 1 ? 2 : 3
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let rounded = (d * scale).rounded() / scale
+        var s = decimals == 0 ? "\(Int(rounded))" : "\(rounded)"
+        // Pad to the chosen decimals ("1.5" → "1.50") so columns read evenly.
+        if decimals > 0, let dot = s.firstIndex(of: ".") {
+            let have = s.distance(from: dot, to: s.endIndex) - 1
+            if have < decimals { s += String(repeating: "0", count: decimals - have) }
+        }
+        return s
+    }
+}
