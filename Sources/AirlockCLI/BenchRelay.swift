@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import AirlockPolicy
 import Glibc
 #endif
 import AirlockCore
@@ -32,15 +33,15 @@ final class BenchRelay {
         logPath = "\(dir)/relay-\(tag).log"
         do { try KeyFile.write(key, to: keyPath) } catch { throw CommandFailure("bench: cannot write \(keyPath): \(error.message)") }
         try BenchRelay.writeFile(policyPath, BenchRelay.policy(service: service, client: client))
-        let limitText = limits.map { "    \(Output.jsonString($0.0)): \($0.1)" }.joined(separator: ",\n")
+        let limitText = limits.map { "    \(JSONNode.quoted($0.0)): \($0.1)" }.joined(separator: ",\n")
         try BenchRelay.writeFile(configPath, """
             {
               "version": 1,
               "listen": ["127.0.0.1:\(try BenchRelay.freePort())"],
-              "key": \(Output.jsonString(keyPath)),
-              "policy": \(Output.jsonString(policyPath)),
+              "key": \(JSONNode.quoted(keyPath)),
+              "policy": \(JSONNode.quoted(policyPath)),
               "hub": { "enabled": false },
-              "control_socket": \(Output.jsonString("\(dir)/control-\(tag).sock")),
+              "control_socket": \(JSONNode.quoted("\(dir)/control-\(tag).sock")),
               "log_level": "warn",
               "limits": {
             \(limitText)

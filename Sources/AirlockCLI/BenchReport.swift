@@ -57,23 +57,23 @@ struct BenchReport {
             return "\(d)"
         }
         func strings(_ pairs: [(String, String)]) -> String {
-            "{\n" + pairs.map { "    \(Output.jsonString($0.0)): \(Output.jsonString($0.1))" }.joined(separator: ",\n") + "\n  }"
+            "{\n" + pairs.map { "    \(JSONNode.quoted($0.0)): \(JSONNode.quoted($0.1))" }.joined(separator: ",\n") + "\n  }"
         }
         var out = "{\n  \"machine\": \(strings(machine)),\n  \"parameters\": \(strings(parameters)),\n  \"figures\": {\n"
         out += figures.map { f in
             let members = [
-                ("label", Output.jsonString(f.label)),
+                ("label", JSONNode.quoted(f.label)),
                 ("value", number(f.value)),
-                ("unit", Output.jsonString(f.unit)),
+                ("unit", JSONNode.quoted(f.unit)),
                 ("baseline", number(f.baseline)),
                 ("ratio", number(f.ratio)),
                 ("target", f.target.map(Output.jsonString) ?? "null"),
                 ("met", f.met.map { $0 ? "true" : "false" } ?? "null"),
             ]
-            return "    \(Output.jsonString(f.key)): { " + members.map { "\(Output.jsonString($0.0)): \($0.1)" }.joined(separator: ", ") + " }"
+            return "    \(JSONNode.quoted(f.key)): { " + members.map { "\(JSONNode.quoted($0.0)): \($0.1)" }.joined(separator: ", ") + " }"
         }.joined(separator: ",\n")
         out += "\n  },\n  \"details\": {\n"
-        out += details.map { "    \(Output.jsonString($0.0)): \(number($0.1))" }.joined(separator: ",\n")
+        out += details.map { "    \(JSONNode.quoted($0.0)): \(number($0.1))" }.joined(separator: ",\n")
         out += "\n  }\n}\n"
         return out
     }

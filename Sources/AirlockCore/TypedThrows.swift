@@ -17,3 +17,14 @@ extension Array where Element == UInt8 {
         return try result.get()
     }
 }
+
+extension Array {
+    /// Makes room for `extra` more elements, growing geometrically. `reserveCapacity` alone
+    /// allocates exactly what is asked, so calling it before every append of a growing buffer
+    /// reallocates (and copies everything queued) each time.
+    @inlinable
+    public mutating func reserveAdditional(_ extra: Int) {
+        let needed = count + extra
+        if needed > capacity { reserveCapacity(Swift.max(needed, capacity * 2)) }
+    }
+}

@@ -43,7 +43,7 @@ public final class NoiseTransport {
         try checkOpen()
         guard plaintext.count > 0 else { return }
         let original = out.count
-        out.reserveCapacity(original + NoiseTransport.encryptedSize(plaintextCount: plaintext.count))
+        out.reserveAdditional(NoiseTransport.encryptedSize(plaintextCount: plaintext.count))
         var offset = 0
         while offset < plaintext.count {
             let n = min(NoiseTransport.maxPlaintextPerFrame, plaintext.count - offset)

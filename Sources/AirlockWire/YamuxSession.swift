@@ -1,3 +1,5 @@
+import AirlockCore
+
 /// A sans-I/O yamux session (`/yamux/1.0.0`, wire.md §4) for one secured connection.
 ///
 /// Threading: single-threaded. One event loop owns the session; it is not Sendable and must not be
@@ -110,7 +112,7 @@ public final class YamuxSession {
         guard total > 0 else { return 0 }
         streams.values[i].sendWindow -= UInt32(total)
         let frames = (total + config.maxFramePayload - 1) / config.maxFramePayload
-        out.reserveCapacity(out.count + total + frames * YamuxFrame.headerSize)
+        out.reserveAdditional(total + frames * YamuxFrame.headerSize)
         var offset = 0
         while offset < total {
             let n = min(config.maxFramePayload, total - offset)
