@@ -216,6 +216,29 @@ import AirlockRelay
             #expect(lab.logs.lines("shim_handshake_timeout").count == 2)
         }
     }
+    @Test func handshakesDripFedOneByteAtATimeStillWork() async throws {
+        try await withLab { lab in
+            let httpRequest = Array("GET http://web/drip HTTP/1.1\r\nHost: web\r\nUser-Agent: drip\r\n\r\n".utf8)
+            let viaHTTP = try await Task.detached { try exchange(port: lab.httpPort, httpRequest, drip: true) }.value
+            #expect(viaHTTP.hasSuffix(Array(ShimLab.webBody.utf8)), "\(String(decoding: viaHTTP, as: UTF8.self))")
+            let socks = socksConnect("web", 80) + Array("GET /drip HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n".utf8)
+            let viaSOCKS = try await Task.detached { try exchange(port: lab.socksPort, socks, drip: true) }.value
+            #expect(viaSOCKS.prefix(12) == [5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0][...], "\(viaSOCKS.prefix(12))")
+            #expect(viaSOCKS.hasSuffix(Array(ShimLab.webBody.utf8)))
+        }
+    }
+
+    @Test func socksGreetingRequestAndPayloadInOneWrite() async throws {
+        try await withLab { lab in
+            // Optimistic data: the tunnel's first bytes come with the handshake (the leftover).
+            let all = socksConnect("web", 443) + Array("GET /early HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n".utf8)
+            let got = try await Task.detached { try exchange(port: lab.socksPort, all, drip: false) }.value
+            #expect(got.prefix(12) == [5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0][...])
+            #expect(got.hasSuffix(Array(ShimLab.webBody.utf8)))
+            let heads = try await lab.onLoop { lab.webServer.heads }
+            #expect(heads.first?.hasPrefix("GET /early HTTP/1.1\r\n") == true, "\(heads)")
+        }
+    }
 }
 
 /// A blocking TCP connection to 127.0.0.1:`port` (reads time out after 5 s).
@@ -239,4 +262,39 @@ func readsToEOF(_ fd: Int32) -> Bool {
     var byte: UInt8 = 0
     let n = read(fd, &byte, 1)
     return n == 0 || (n < 0 && errno == ECONNRESET)
+}
+
+/// A SOCKS5 greeting (no auth) and a CONNECT request for a domain name.
+func socksConnect(_ name: String, _ port: UInt16) -> [UInt8] {
+    [5, 1, 0, 5, 1, 0, 3, UInt8(name.utf8.count)] + Array(name.utf8) + [UInt8(port >> 8), UInt8(port & 0xff)]
+}
+
+/// Sends `bytes` to 127.0.0.1:`port` (one byte per write, with TCP_NODELAY, when `drip`) and
+/// returns everything read until the server closes.
+func exchange(port: UInt16, _ bytes: [UInt8], drip: Bool) throws -> [UInt8] {
+    let fd = try rawConnect(port: port)
+    defer { close(fd) }
+    var one: Int32 = 1
+    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    var out: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    if drip {
+        for b in bytes {
+            var v = b
+            guard write(fd, &v, 1) == 1 else { throw ShimLabFailure("write failed: errno \(errno)") }
+            usleep(1000)
+        }
+    } else {
+        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else { throw ShimLabFailure("short write") }
+    }
+    while true {
+        let n = read(fd, &buffer, buffer.count)
+        if n <= 0 { break }
+        out += buffer[..<n]
+    }
+    return out
+}
+
+extension Array where Element == UInt8 {
+    func hasSuffix(_ s: [UInt8]) -> Bool { count >= s.count && Array(self[(count - s.count)...]) == s }
 }
