@@ -1,3 +1,5 @@
+import AirlockPolicy
+
 /// The figures of one `airlock bench` run: a table for people and the same as JSON.
 struct BenchReport {
     static let gib = 1024.0 * 1024 * 1024

@@ -23,11 +23,16 @@ public struct CommandFailure: Error, CustomStringConvertible {
 public enum CLI {
     public static let version = "0.1.0"
 
-    public static var commands: [any Command.Type] { [RelayCommand.self, KeyCommand.self, PolicyCommand.self, BenchCommand.self] }
+    public static var commands: [any Command.Type] {
+        [RelayCommand.self, ExposeCommand.self, ShimCommand.self, KeyCommand.self, PolicyCommand.self, BenchCommand.self]
+    }
+
+    /// Commands people do not run by hand (the relay starts them): left out of the usage summary.
+    static let unlisted: Set<String> = [ShimCommand.name]
 
     public static var usage: String {
         var s = "usage: airlock COMMAND [OPTIONS]\n\ncommands:\n"
-        for c in commands { s += "  \(c.name + String(repeating: " ", count: max(1, 10 - c.name.count)))\(c.summary)\n" }
+        for c in commands where !unlisted.contains(c.name) { s += "  \(c.name + String(repeating: " ", count: max(1, 10 - c.name.count)))\(c.summary)\n" }
         s += "\nRun `airlock COMMAND --help` for a command's options.\n"
         return s
     }
