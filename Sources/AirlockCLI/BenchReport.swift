@@ -69,7 +69,7 @@ struct BenchReport {
                 ("unit", JSONNode.quoted(f.unit)),
                 ("baseline", number(f.baseline)),
                 ("ratio", number(f.ratio)),
-                ("target", f.target.map(Output.jsonString) ?? "null"),
+                ("target", f.target.map { JSONNode.quoted($0) } ?? "null"),
                 ("met", f.met.map { $0 ? "true" : "false" } ?? "null"),
             ]
             return "    \(JSONNode.quoted(f.key)): { " + members.map { "\(JSONNode.quoted($0.0)): \($0.1)" }.joined(separator: ", ") + " }"
