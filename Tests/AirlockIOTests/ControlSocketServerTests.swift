@@ -88,9 +88,29 @@ final class ControlHarness: @unchecked Sendable {
     }
 }
 
-/// Open descriptors of this process.
-func openFDCount() -> Int {
-    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+/// A pipe whose write end is handed around: once every copy of the write end is closed (ours,
+/// and any the server received), reading the read end reports end of file. Unlike counting
+/// /proc/self/fd, this is exact while other tests open descriptors in parallel.
+struct LeakProbe {
+    let readEnd: Int32
+    let writeEnd: Int32
+    init() {
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0)
+        readEnd = fds[0]; writeEnd = fds[1]
+        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC); _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
+    }
+    /// A fresh copy of the write end to send (the caller closes it after sending).
+    func copy() -> Int32 { fcntl(writeEnd, F_DUPFD_CLOEXEC, 0) }
+    /// Closes our own write end, then waits (bounded) for end of file on the read end.
+    func allCopiesClosed(timeoutMilliseconds: Int32 = 5000) -> Bool {
+        _ = Glibc.close(writeEnd)
+        defer { _ = Glibc.close(readEnd) }
+        var p = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, timeoutMilliseconds) == 1 else { return false }
+        var b: UInt8 = 0
+        return read(readEnd, &b, 1) == 0
+    }
 }
 
 func isCloseOnExec(_ fd: Int32) -> Bool { fcntl(fd, F_GETFD) & FD_CLOEXEC != 0 }
@@ -198,10 +218,10 @@ extension IOTests {
             let tmp = ControlTempDir()
             let h = try await ControlHarness(path: tmp.path + "/run/control.sock")
             defer { h.stop() }
-            let before = openFDCount()
+            let probe = LeakProbe()
             do {
                 let client = try ControlClient.connect(path: h.path)
-                let fds = (0..<fdCount).map { _ in openOrFail("/dev/null", O_RDONLY) }
+                let fds = (0..<fdCount).map { _ in probe.copy() }
                 let bytes = [UInt8](repeating: 0x7b, count: size)
                 let sent = try bytes.withUnsafeBytes { raw throws(Errno) in try client.socket.send(raw, fds: fds) }
                 #expect(sent)
@@ -216,7 +236,7 @@ extension IOTests {
                 client.close()
             }
             #expect(h.messages.isEmpty)
-            #expect(openFDCount() == before)
+            #expect(probe.allCopiesClosed())
         }
 
         @Test func clientDisconnectIsReported() async throws {
@@ -272,12 +292,12 @@ extension IOTests {
                 fds.forEach { _ = Glibc.close($0) }
             }
             defer { h.stop() }
-            let before = openFDCount()
+            let probe = LeakProbe()
             do {
                 let client = try ControlClient.connect(path: h.path)
-                let null = openOrFail("/dev/null", O_RDONLY)
-                try client.send(ControlMessage.encode(type: "flood"), fds: [null])
-                Glibc.close(null)
+                let copy = probe.copy()
+                try client.send(ControlMessage.encode(type: "flood"), fds: [copy])
+                Glibc.close(copy)
                 try await Task.sleep(for: .milliseconds(50))  // let the queue build up
                 for i in 0..<replies {
                     let r = try #require(try client.receive(timeout: .seconds(5)))
@@ -289,7 +309,7 @@ extension IOTests {
                 _ = try await h.wait { $0.disconnects.first }
             }
             #expect(h.disconnects.first?.reason == .peerClosed)
-            #expect(openFDCount() == before)
+            #expect(probe.allCopiesClosed())
         }
 
         @Test func peerThatDoesNotReadIsDisconnected() async throws {
