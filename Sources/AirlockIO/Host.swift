@@ -14,6 +14,16 @@ public struct HostConfig: Sendable {
     public var maxNegotiatingStreams = 64
     /// Encrypted bytes queued per connection before stream writers are held back.
     public var connectionHighWater = 512 * 1024
+    /// Bytes queued for a TCP connection past which we stop reading from it until it drains.
+    /// Stream writers stop at `connectionHighWater`, so only a remote that provokes answers
+    /// (pings, stream opens) without reading them gets here; without this cap it could grow
+    /// our output without bound.
+    public var connectionReadHold = 2 * 1024 * 1024
+    /// Seconds a connection whose reads are held may go without the remote taking any of our
+    /// output before it is closed (the remote is gone or hostile).
+    public var stalledOutputTimeout: Double = 10
+    /// Seconds a closing connection may take to flush its queued output before it is cut.
+    public var closeLinger: Double = 5
     /// Connections in total, and those still in their handshake.
     public var maxConnections = 16384
     public var maxHandshaking = 256

@@ -37,6 +37,8 @@ public final class Libp2pConnection {
 
     var streams: [UInt32: Libp2pStream] = [:]
     private var flushScheduled = false
+    /// Reading is paused because the remote does not take our output (`holdReadsIfBackedUp`).
+    private var readHeld = false
     private var handshakeTimer: TimerID?
     var onEstablished: ((Result<Libp2pConnection, SessionError>) -> Void)?
     /// Called once when the connection is gone (after every stream ended).
@@ -73,7 +75,7 @@ public final class Libp2pConnection {
         case .tcp(let tcp):
             tcp.onRead = { raw in self.received(raw) }
             tcp.onEOF = { self.close(reason: "remote closed the connection") }
-            tcp.onWritable = { self.writeWire() }
+            tcp.onWritable = { self.writeWire(); self.releaseReadHold(tcp) }
             tcp.onClose = { err in self.transportClosed(err.map { "\($0)" }) }
         case .stream(let s):
             s.onData = { raw in
@@ -103,6 +105,39 @@ public final class Libp2pConnection {
             return
         }
         scheduleFlush()
+        if case .tcp(let t) = transport { holdReadsIfBackedUp(t) }
+    }
+
+    /// A remote that provokes answers (pings, stream opens) but never reads them would grow our
+    /// output without bound, as reads never stop otherwise. Past `connectionReadHold` queued
+    /// bytes, flush and stop reading until the queue drains (`onWritable`). Stream writers stop
+    /// at `connectionHighWater`, well below, so honest traffic does not get here.
+    private func holdReadsIfBackedUp(_ t: TCPConnection) {
+        guard !isClosed, !readHeld else { return }
+        let queued = session.wireCount + (session.yamux?.outputCount ?? 0) + t.outputQueued
+        guard queued >= host.config.connectionReadHold else { return }
+        flush()
+        // Still backed up after the flush: onWritable follows once the queue has drained.
+        guard !isClosed, !t.isWritable, t.state == .open else { return }
+        readHeld = true
+        t.pauseReading()
+        watchStalledOutput(t, written: t.bytesWritten)
+    }
+
+    /// While reads are held, the remote must keep taking output; one that takes nothing for
+    /// `stalledOutputTimeout` is closed.
+    private func watchStalledOutput(_ t: TCPConnection, written: UInt64) {
+        loop.schedule(after: .milliseconds(Int64(host.config.stalledOutputTimeout * 1000))) { [weak self, weak t] in
+            guard let self, let t, self.readHeld, !self.isClosed else { return }
+            guard t.bytesWritten == written else { return self.watchStalledOutput(t, written: t.bytesWritten) }
+            self.fail(SessionError(.protocolViolation, "remote took no output for \(self.host.config.stalledOutputTimeout) s"))
+        }
+    }
+
+    private func releaseReadHold(_ t: TCPConnection) {
+        guard readHeld, t.isWritable else { return }
+        readHeld = false
+        t.resumeReading()
     }
 
     private func handle(_ event: SecureSession.Event) {
@@ -303,10 +338,13 @@ public final class Libp2pConnection {
     /// Streams that were refused window because the transport was full; told when it drains.
     private var blockedWriters: Set<UInt32> = []
 
+    private var pendingMuxerOutput: Int { session.yamux?.outputCount ?? 0 }
+
     private var transportWritable: Bool {
         switch transport {
-        case .tcp(let t): return t.isWritable && session.wireCount < host.config.connectionHighWater
-        case .stream: return session.wireCount < host.config.connectionHighWater
+        // Output not yet flushed counts too: writers in one loop turn must not overshoot.
+        case .tcp(let t): return t.isWritable && session.wireCount + pendingMuxerOutput < host.config.connectionHighWater
+        case .stream: return session.wireCount + pendingMuxerOutput < host.config.connectionHighWater
         }
     }
 
@@ -354,7 +392,7 @@ public final class Libp2pConnection {
         }
         writeWire()
         switch transport {
-        case .tcp(let t): t.close(afterFlush: true)
+        case .tcp(let t): t.close(afterFlush: true); cutAfterLinger(t)
         case .stream(let s): s.closeWrite()
         }
         teardown(reason)
@@ -366,11 +404,18 @@ public final class Libp2pConnection {
         let cb = onEstablished; onEstablished = nil
         writeWire()  // a GoAway, if the session queued one
         switch transport {
-        case .tcp(let t): t.close(afterFlush: true)
+        case .tcp(let t): t.close(afterFlush: true); cutAfterLinger(t)
         case .stream(let s): s.reset()
         }
         teardown(error.message)
         cb?(.failure(error))
+    }
+
+    /// A flushing close waits for the remote to read; one that never does would keep the socket
+    /// and its queue forever, uncounted by the host. Cut it after `closeLinger`.
+    private func cutAfterLinger(_ t: TCPConnection) {
+        guard t.state != .closed else { return }
+        loop.schedule(after: .milliseconds(Int64(host.config.closeLinger * 1000))) { [weak t] in t?.close() }
     }
 
     private func transportClosed(_ reason: String?) {
