@@ -60,12 +60,13 @@ struct AgentHubTests {
         let staleLink = rig.prefix + "h7"
         // A veth pair (this kernel may lack the dummy driver); both names carry the link prefix.
         try IPTool.run("ip", "link", "add", staleLink, "type", "veth", "peer", "name", rig.prefix + "h8")
-        let staleHub = try NetworkNamespace.open(name: rig.hubName).id
+        // Held open so the kernel cannot hand its inode number to the fresh hub.
+        let staleHub = try NetworkNamespace.open(name: rig.hubName)
         try await rig.hub { try $0.start() }
         #expect(!NetworkNamespace.exists(name: rig.prefix + "-old"))
         #expect(try NetworkNamespace.ofProcess().link(named: staleLink) == nil)
         #expect(try NetworkNamespace.ofProcess().link(named: rig.prefix + "h8") == nil)
-        #expect(try NetworkNamespace.open(name: rig.hubName).id != staleHub, "a fresh hub, not the stale one")
+        #expect(try NetworkNamespace.open(name: rig.hubName).id != staleHub.id, "a fresh hub, not the stale one")
         #expect(!rig.logs.lines("hub_started", "\(rig.prefix)-old", "\(rig.prefix)h").isEmpty, "\(rig.logs.all)")
         try await rig.hub { try $0.stop() }
     }
