@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "AirlockNet", dependencies: ["AirlockCore", "CNetlink", "CAirlockShims"]),
         .target(name: "AirlockPolicy", dependencies: ["AirlockCore", "AirlockCrypto"]),
         .target(name: "AirlockRelay", dependencies: ["AirlockCore", "AirlockCrypto", "AirlockWire", "AirlockIO", "AirlockNet", "AirlockPolicy"]),
-        .target(name: "AirlockAgent", dependencies: ["AirlockCore", "AirlockIO", "AirlockNet", "AirlockRelay", "CAirlockShims"]),
+        .target(name: "AirlockAgent", dependencies: ["AirlockCore", "AirlockCrypto", "AirlockIO", "AirlockNet", "AirlockPolicy", "AirlockRelay", "CAirlockShims"]),
         .target(name: "AirlockCLI", dependencies: ["AirlockCore", "AirlockCrypto", "AirlockWire", "AirlockIO", "AirlockNet", "AirlockPolicy", "AirlockRelay", "AirlockAgent"]),
         .executableTarget(name: "airlock", dependencies: ["AirlockCLI"]),
 

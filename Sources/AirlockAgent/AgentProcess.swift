@@ -106,6 +106,8 @@ public final class AgentProcess: Sendable {
         c.argv = UnsafePointer(argv.pointers)
         c.envp = UnsafePointer(envp.pointers)
         c.cwd = cwd.map { UnsafePointer($0) }
+        c.cwd_fd = spec.workingDirectoryDescriptor ?? -1
+        c.exec_fd = spec.executableDescriptor ?? -1
         c.netns_fd = spec.network.descriptor
         c.mntns_fd = spec.mountNamespaceDescriptor ?? -1
         c.stdio = (spec.stdin, spec.stdout, spec.stderr)

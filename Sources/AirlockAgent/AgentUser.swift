@@ -11,6 +11,8 @@ public struct AgentUser: Sendable, Equatable, CustomStringConvertible {
     public static let agentAccount = "airlock-agent"
     /// The system account shims run as, so an agent can neither trace nor signal its shim.
     public static let shimAccount = "airlock-shim"
+    /// The group whose members may use the relay's control socket (`airlock run` without sudo).
+    public static let operatorGroup = "airlock"
 
     public let uid: UInt32
     public let gid: UInt32
@@ -82,6 +84,21 @@ public struct AgentUser: Sendable, Equatable, CustomStringConvertible {
                 return (entry.pw_uid, entry.pw_gid)
             }
             throw .lookupFailed(name, code: rc)
+        }
+    }
+
+    /// getgrnam_r: the gid of group `name`, nil when there is no such group or the lookup failed.
+    public static func groupID(named name: String) -> UInt32? {
+        var size = max(Int(sysconf(Int32(_SC_GETGR_R_SIZE_MAX))), 1024)
+        while true {
+            var entry = group()
+            var result: UnsafeMutablePointer<group>?
+            let rc = withUnsafeTemporaryAllocation(of: CChar.self, capacity: size) { buf in
+                getgrnam_r(name, &entry, buf.baseAddress!, size, &result)
+            }
+            if rc == ERANGE && size < 1 << 20 { size *= 2; continue }
+            if rc == EINTR { continue }
+            return rc == 0 && result != nil ? entry.gr_gid : nil
         }
     }
 

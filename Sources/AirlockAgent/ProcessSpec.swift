@@ -18,6 +18,14 @@ public struct ProcessSpec: Sendable {
     public var environment: [String: String]
     /// Entered as the agent user before execve; nil keeps the launcher's.
     public var workingDirectory: String?
+    /// A directory descriptor to enter instead (borrowed), e.g. one the caller of `airlock run`
+    /// opened and passed over the control socket: entered before the privilege drop, since
+    /// opening it proved the caller's access, and never a path the launcher resolves.
+    public var workingDirectoryDescriptor: Int32?
+    /// A descriptor of the binary to execute (borrowed; `execveat`), for a program the agent user
+    /// may run but whose path it may not traverse (the airlock binary under /root, for the shim).
+    /// `executable` is then only for messages.
+    public var executableDescriptor: Int32?
     /// The identity the command (and its init) run as. 0 is refused unless `allowRootForTesting`.
     public var uid: UInt32
     public var gid: UInt32

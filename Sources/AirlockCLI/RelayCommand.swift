@@ -1,3 +1,4 @@
+import AirlockAgent
 import AirlockCore
 import AirlockCrypto
 import AirlockIO
@@ -14,12 +15,17 @@ enum RelayCommand: Command {
     static let name = "relay"
     static let summary = "run the relay (reservations, circuits, policy)"
     static let help = """
-        usage: airlock relay (--config FILE | --listen ADDR... --key FILE --policy FILE) [--log-level LEVEL]
+        usage: airlock relay (--config FILE | --listen ADDR... --key FILE --policy FILE) [--hub-prefix P | --no-hub] [--control PATH] [--log-level LEVEL]
 
         Runs the relay in the foreground. Each listen address gets a line on stdout,
         `listening /ip4/…/tcp/…/p2p/<relay peer ID>`, once it accepts connections: give that
         address to services and clients. Reservations, circuits and refusals are logged to stderr
         with their reasons. SIGHUP reloads the policy; SIGINT or SIGTERM stops the relay.
+
+        Unless --no-hub is given, the relay also creates its hub network namespace (`P-hub`,
+        root only), where agents' veths end, and serves the control socket that `airlock run`,
+        `attach` and `detach` use (group `airlock` may connect). At start it removes whatever a
+        crashed relay with the same prefix left; at stop it removes the hub and every agent.
 
         options:
           --config FILE      relay config (see Relay/relay.example.json and Relay/README.md)
@@ -27,6 +33,10 @@ enum RelayCommand: Command {
                              port 0 picks a free port)
           --key FILE         the relay's Ed25519 key file (make one with `airlock key generate`)
           --policy FILE      the allowlist (docs/policy.md); nothing is allowed without one
+          --hub-prefix P     prefix of the hub and agent namespaces and links (default
+                             airlock: `airlock-hub`, `airlock-NAME`); a-z and 0-9, at most 8
+          --no-hub           no hub and no control socket: a relay for remote peers only
+          --control PATH     the control socket (default /run/airlock/control.sock)
           --log-level LEVEL  debug, info (default), warn or error
 
         example:
@@ -35,7 +45,8 @@ enum RelayCommand: Command {
         """
 
     static func run(_ args: [String]) throws -> Int32 {
-        let a = try Arguments(args, options: ["config", "listen", "key", "policy", "log-level"])
+        let a = try Arguments(args, options: ["config", "listen", "key", "policy", "log-level", "hub-prefix", "control"],
+                              flags: ["no-hub"])
         if a.wantsHelp { Output.out(help); return 0 }
         guard a.positionals.isEmpty else { throw Arguments.UsageError("unexpected argument \(a.positionals[0])") }
         let file = try settings(a)
@@ -73,6 +84,9 @@ enum RelayCommand: Command {
             announced.append("\(ma)/p2p/\(host.peerID)")
         }
 
+        server.start()
+        let agents = file.hub.enabled ? try startAgents(file, host: host, server: server, logger: logger) : nil
+
         let policyPath = file.policy
         let watcher: SignalWatcher
         do {
@@ -86,6 +100,7 @@ enum RelayCommand: Command {
                     return
                 }
                 logger.info("relay_stopping", ["signal": sig == SIGINT ? "SIGINT" : "SIGTERM"])
+                if let agents { stopAgents(agents, logger: logger) }
                 server.stop()
                 host.shutdown()
                 // Let the goodbyes (GoAway, FIN) go out, then leave.
@@ -93,7 +108,6 @@ enum RelayCommand: Command {
             }
         } catch { throw CommandFailure("cannot watch signals: \(error)") }
 
-        server.start()
         logger.info("relay_started", ["peer": host.peerID, "listen": announced.joined(separator: ","), "policy": policyPath])
         for line in announced { Output.out("listening \(line)") }
         loop.run()
@@ -101,6 +115,46 @@ enum RelayCommand: Command {
         loop.dropAll()
         logger.info("relay_stopped", [:])
         return 0
+    }
+
+    /// Creates the hub namespace and serves the control socket; on failure nothing is left.
+    static func startAgents(_ file: RelayConfigFile, host: Host, server: RelayServer, logger: Logger) throws(CommandFailure) -> AgentManager {
+        do { return try makeAgents(file, host: host, server: server, logger: logger) } catch {
+            server.stop()
+            host.shutdown()
+            host.loop.dropAll()
+            throw error
+        }
+    }
+
+    private static func makeAgents(_ file: RelayConfigFile, host: Host, server: RelayServer, logger: Logger) throws(CommandFailure) -> AgentManager {
+        let prefix = file.hub.namespacePrefix
+        let hub: AgentHub
+        do { hub = try AgentHub(prefix: prefix, host: host, logger: logger) } catch { throw CommandFailure("\(error)") }
+        do { try hub.start() } catch {
+            throw CommandFailure("cannot create the hub namespace \(hub.hubNamespaceName): \(error)\n"
+                                 + "the hub needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN); run the relay as root, or give --no-hub for a relay without agents")
+        }
+        let manager: AgentManager
+        do {
+            manager = try AgentManager(hub: hub, server: server, logger: logger)
+            let group = AgentUser.groupID(named: AgentUser.operatorGroup)
+            if group == nil {
+                logger.warn("control_group_missing", ["group": AgentUser.operatorGroup, "reason": "only root may use the control socket; create the group with `make users`"])
+            }
+            try manager.listen(path: file.controlSocket, group: group)
+        } catch {
+            try? hub.stop()
+            throw CommandFailure("cannot serve the control socket \(file.controlSocket): \(error)")
+        }
+        logger.info("control_listening", ["path": file.controlSocket, "hub": hub.hubNamespaceName])
+        return manager
+    }
+
+    /// Ends every run and attachment, then removes the hub.
+    static func stopAgents(_ manager: AgentManager, logger: Logger) {
+        manager.stop()
+        do { try manager.hub.stop() } catch { logger.error("hub_stop_failed", ["reason": "\(error)"]) }
     }
 
     /// The settings from `--config`, or from the individual flags.
@@ -120,6 +174,24 @@ enum RelayCommand: Command {
                 addresses.append(s)
             }
             file = RelayConfigFile(listen: addresses, key: try a.required("key"), policy: try a.required("policy"))
+        }
+        if a.has("no-hub") {
+            guard try a.value("hub-prefix") == nil else { throw Arguments.UsageError("--no-hub and --hub-prefix exclude each other") }
+            file.hub.enabled = false
+        }
+        if let prefix = try a.value("hub-prefix") {
+            do { try AgentHub.validate(prefix: prefix) } catch { throw Arguments.UsageError("--hub-prefix \(prefix): \(error)") }
+            guard prefix.utf8.count <= RelayConfigFile.maxNamespacePrefixLength else {
+                throw Arguments.UsageError("--hub-prefix \(prefix): at most \(RelayConfigFile.maxNamespacePrefixLength) characters")
+            }
+            file.hub.namespacePrefix = prefix
+            file.hub.enabled = true
+        }
+        if let control = try a.value("control") {
+            guard control.hasPrefix("/"), control.utf8.count <= RelayConfigFile.maxSocketPathLength else {
+                throw Arguments.UsageError("--control \(control): expected an absolute path of at most \(RelayConfigFile.maxSocketPathLength) bytes")
+            }
+            file.controlSocket = control
         }
         if let level = try a.value("log-level") {
             switch level {

@@ -50,18 +50,27 @@ public enum KeyFile {
     /// Reads the key at `path`, refusing a file that group or others may read or write, a
     /// non-regular file and a malformed one.
     public static func read(_ path: String) throws(CryptoError) -> Ed25519PrivateKey {
+        let fd = try openChecked(path)
+        defer { close(fd) }
+        return try read(fd: fd, name: path)
+    }
+
+    /// Opens the key file at `path` for reading (close-on-exec) after the checks of `read`
+    /// (a regular file that only its owner may read or write), without parsing it: for handing
+    /// the descriptor to the relay (`airlock run --key`). The caller closes it.
+    public static func openChecked(_ path: String) throws(CryptoError) -> Int32 {
         // O_NONBLOCK: a FIFO planted at the path must not hang us; it fails the regular-file check.
         let fd = retryEINTR { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         guard fd >= 0 else { throw failure("cannot open key file \(path)") }
-        defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw failure("cannot stat key file \(path)") }
-        guard st.st_mode & S_IFMT == S_IFREG else { throw CryptoError(.keyFile, "key file \(path) is not a regular file") }
+        guard fstat(fd, &st) == 0 else { let e = failure("cannot stat key file \(path)"); close(fd); throw e }
+        guard st.st_mode & S_IFMT == S_IFREG else { close(fd); throw CryptoError(.keyFile, "key file \(path) is not a regular file") }
         let mode = st.st_mode & 0o777
         guard mode & 0o077 == 0 else {
+            close(fd)
             throw CryptoError(.keyFile, "key file \(path) has mode \(octal(mode)), so other users may read or change it; run: chmod 600 \(path)")
         }
-        return try read(fd: fd, name: path)
+        return fd
     }
 
     /// Reads a key from an open descriptor (for example one handed over by a privileged

@@ -2,19 +2,9 @@
 import Glibc
 #endif
 internal import CAirlockShims
+import AirlockCore
 
-/// A namespace's identity: the device and inode of its `/proc/<pid>/ns/<type>` file, which is
-/// what `ip netns identify` and `stat -L` compare. Two processes share a namespace exactly when
-/// their identities are equal.
-public struct NamespaceID: Hashable, Sendable, CustomStringConvertible {
-    public let device: UInt64
-    public let inode: UInt64
-
-    public init(device: UInt64, inode: UInt64) {
-        self.device = device
-        self.inode = inode
-    }
-
+extension NamespaceID {
     /// The identity of the namespace `path` refers to (`stat(2)` follows the nsfs link).
     public init(path: String) throws(Errno) {
         var st = stat()
@@ -31,8 +21,6 @@ public struct NamespaceID: Hashable, Sendable, CustomStringConvertible {
     public static func currentNetwork() throws(Errno) -> NamespaceID {
         try NamespaceID(path: "/proc/thread-self/ns/net")
     }
-
-    public var description: String { "ns(dev \(device), inode \(inode))" }
 }
 
 /// Who is on the other end of a control connection, as the kernel reports it: never what the

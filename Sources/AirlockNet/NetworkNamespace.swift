@@ -2,16 +2,8 @@
 import Glibc
 #endif
 internal import CAirlockShims
+import AirlockCore
 import Synchronization
-
-/// Identifies a namespace the way the kernel does: the device and inode of its nsfs file.
-/// Two descriptors refer to the same namespace exactly when their identities are equal.
-public struct NamespaceID: Hashable, Sendable, CustomStringConvertible {
-    public let device: UInt64
-    public let inode: UInt64
-    public init(device: UInt64, inode: UInt64) { self.device = device; self.inode = inode }
-    public var description: String { "net:[\(inode)]" }
-}
 
 /// An open network namespace: owns one descriptor on it (close-on-exec, closed on deinit), which
 /// keeps the namespace alive while this object lives.
@@ -57,6 +49,21 @@ public final class NetworkNamespace: Sendable, CustomStringConvertible {
         repeat { fd = Glibc.open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
         guard fd >= 0 else { throw .system(.last("open", path)) }
         return try NetworkNamespace(descriptor: fd, name: name, label: label)
+    }
+
+    /// Takes ownership of `descriptor` (e.g. one a control-socket caller opened on
+    /// `/run/netns/NAME` or `/proc/PID/ns/net` and passed over), after checking with
+    /// `NS_GET_NSTYPE` that it is a network namespace. Closes it when it is not.
+    public static func adopt(descriptor: Int32, label: String) throws(NetError) -> NetworkNamespace {
+        let nsGetNSType: UInt = 0xB703  // _IO(0xb7, 0x3), linux/nsfs.h
+        let type = ioctl(descriptor, nsGetNSType)
+        let cloneNewNet: Int32 = 0x4000_0000  // CLONE_NEWNET, linux/sched.h (not in Swift's Glibc)
+        guard type == cloneNewNet else {
+            let e = type < 0 ? SyscallError.last("ioctl(NS_GET_NSTYPE)", label) : nil
+            close(descriptor)
+            throw e.map { .system($0) } ?? .invalidName(label, reason: "not a network namespace")
+        }
+        return try NetworkNamespace(descriptor: descriptor, name: nil, label: label)
     }
 
     /// Opens the named namespace `/run/netns/NAME`.

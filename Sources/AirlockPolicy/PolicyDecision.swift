@@ -17,6 +17,8 @@ extension Policy {
             case destination = "destination"
             /// A per-run identity may be bound to its agent.
             case bindable = "bindable"
+            /// CONNECT granted for one run by root's `airlock run --allow` (no rule needed).
+            case runGrant = "run-grant"
 
             // Denied.
             /// The peer is neither listed nor bound to a per-run agent.
@@ -39,10 +41,12 @@ extension Policy {
             case fixedIdentity = "fixed-identity"
             /// The identity is already listed in the policy or bound to a run.
             case identityInUse = "identity-in-use"
+            /// A rule allows it, but the run was started with `--allow` that leaves it out.
+            case outsideRunScope = "outside-run-scope"
 
             public var allows: Bool {
                 switch self {
-                case .service, .exit, .rule, .destination, .bindable: return true
+                case .service, .exit, .rule, .destination, .bindable, .runGrant: return true
                 default: return false
                 }
             }

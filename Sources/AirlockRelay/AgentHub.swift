@@ -74,6 +74,15 @@ public final class AgentHub {
 
     public func agent(named name: String) -> AgentLink? { attached[name]?.link }
 
+    /// The network namespace of attached agent `name`.
+    public func namespace(of name: String) -> NetworkNamespace? { attached[name]?.namespace }
+
+    /// True when `id` is the hub's namespace or an attached agent's (callers from there are
+    /// agents, never operators).
+    public func isHubOrAgent(_ id: NamespaceID) -> Bool {
+        hub?.id == id || attached.values.contains { $0.namespace.id == id }
+    }
+
     // MARK: life cycle
 
     /// Sweeps what a crashed relay with this prefix left (namespaces `<prefix>-*`, links
@@ -129,7 +138,7 @@ public final class AgentHub {
 
     // MARK: names
 
-    static func validate(prefix: String) throws(AgentHubError) {
+    public static func validate(prefix: String) throws(AgentHubError) {
         let b = Array(prefix.utf8)
         guard (1...maxPrefixLength).contains(b.count) else {
             throw .invalidName(prefix, reason: "a hub prefix is 1 to \(maxPrefixLength) characters")

@@ -12,7 +12,8 @@ extension RelayServer {
         guard running else { return refuseConnect(x, .permissionDenied, target: nil, "stopped", "the relay is shutting down") }
         guard !conn.isRelayed else { return refuseConnect(x, .permissionDenied, target: nil, "relayed", "CONNECT over a relayed connection") }
         guard let target = message.peer?.id else { return refuseConnect(x, .malformedMessage, target: nil, "no-peer", "CONNECT without a peer") }
-        let decision = policy.mayConnect(from: source, to: target, bindings: bindings)
+        let decision = policy.scoped(policy.mayConnect(from: source, to: target, bindings: bindings),
+                                     target: target, scope: runScopes[source], bindings: bindings)
         guard decision.allowed else { return refuseConnect(x, .permissionDenied, target: target, decision.reason.rawValue, decision.text) }
         guard let entry = table.lookup(target, now: now()) else {
             return refuseConnect(x, .noReservation, target: target, "no-reservation", "target holds no live reservation")

@@ -21,6 +21,8 @@ public final class RelayServer {
     public private(set) var policy: Policy
     /// Per-run identities registered by the launcher; consulted by every decision.
     public var bindings = Policy.Bindings()
+    /// Per-run `--allow` scopes by the run's identity (`Policy.RunScope`).
+    public var runScopes: [PeerID: Policy.RunScope] = [:]
     let logger: Logger
     let now: () -> Double
 

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CAirlockShims.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -38,6 +39,8 @@ int airlock_pidfd_open(pid_t pid, unsigned int flags) { return (int)syscall(SYS_
 int airlock_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
 int airlock_eventfd(unsigned int initval) { return eventfd(initval, EFD_CLOEXEC | EFD_NONBLOCK); }
 int airlock_accept4(int fd, int flags) { return accept4(fd, NULL, NULL, flags); }
+int airlock_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+int airlock_open_exec_path(const char *path) { return open(path, O_PATH | O_CLOEXEC); }
 
 void airlock_set_thread_name(const char *name) {
     char buf[16];
@@ -253,6 +256,7 @@ static void airlock_command_main(const struct airlock_spawn_spec *spec, int errf
         if (moved < 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_STDIO, errno);
         errfd = moved;
     }
+    if (spec->exec_fd >= 0 && spec->exec_fd < 3) airlock_spawn_fail(errfd, AIRLOCK_STAGE_INVALID, EBADF);
     // Sources below 3 that are not already in place move up first, so no dup2 clobbers a source
     // still to be used (e.g. stdout given as fd 0).
     int src[3];
@@ -270,16 +274,16 @@ static void airlock_command_main(const struct airlock_spawn_spec *spec, int errf
         if (rc < 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_STDIO, errno);
     }
     // Only 0, 1, 2 reach the command (invariant 8); the error pipe stays, close-on-exec, to report
-    // an execve failure.
-    if (errfd > 3 && syscall(SYS_close_range, 3, (unsigned int)errfd - 1, 0) != 0)
-        airlock_spawn_fail(errfd, AIRLOCK_STAGE_STDIO, errno);
-    if (syscall(SYS_close_range, (unsigned int)errfd + 1, ~0U, 0) != 0)
-        airlock_spawn_fail(errfd, AIRLOCK_STAGE_STDIO, errno);
+    // an execve failure, and so does the binary to execute (close-on-exec too, gone after exec).
+    int keep[5] = { 0, 1, 2, errfd, spec->exec_fd };
+    int err = airlock_close_all_but(keep, 5);
+    if (err != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_STDIO, err);
 
     sigset_t none;
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_SIGNALS, errno);
-    execve(spec->path, spec->argv, spec->envp);
+    if (spec->exec_fd >= 0) syscall(SYS_execveat, spec->exec_fd, "", spec->argv, spec->envp, AT_EMPTY_PATH);
+    else execve(spec->path, spec->argv, spec->envp);
     airlock_spawn_fail(errfd, AIRLOCK_STAGE_EXECVE, errno);
 }
 
@@ -289,8 +293,9 @@ __attribute__((noreturn))
 static void airlock_init_main(const struct airlock_spawn_spec *spec, int errfd) {
     // Whatever the caller had open (sockets, other agents' pipes, even close-on-exec ones: the init
     // never execs) would otherwise live as long as the agent.
-    int keep[6] = { errfd, spec->netns_fd, spec->mntns_fd, spec->stdio[0], spec->stdio[1], spec->stdio[2] };
-    int err = airlock_close_all_but(keep, 6);
+    int keep[8] = { errfd, spec->netns_fd, spec->mntns_fd, spec->stdio[0], spec->stdio[1], spec->stdio[2],
+                    spec->cwd_fd, spec->exec_fd };
+    int err = airlock_close_all_but(keep, 8);
     if (err != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_CLOSE_FDS, err);
 
     struct sigaction sa;
@@ -310,6 +315,7 @@ static void airlock_init_main(const struct airlock_spawn_spec *spec, int errfd) 
     if (setns(spec->netns_fd, CLONE_NEWNET) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_SETNS_NET, errno);
     if (spec->mntns_fd >= 0 && setns(spec->mntns_fd, CLONE_NEWNS) != 0)
         airlock_spawn_fail(errfd, AIRLOCK_STAGE_SETNS_MNT, errno);
+    if (spec->cwd_fd >= 0 && fchdir(spec->cwd_fd) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_CHDIR, errno);
     airlock_drop_privileges(spec, errfd);
 
     // After the credential change, which clears it. Fires when the spawning *thread* exits.

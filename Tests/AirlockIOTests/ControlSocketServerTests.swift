@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Synchronization
 import Testing
+import AirlockCore
 @testable import AirlockIO
 
 /// A fresh directory under /tmp, removed on deinit.

@@ -122,13 +122,37 @@ import AirlockCore
         #expect(narrower.mayConnect(from: IDs.runA, to: IDs.ollama, bindings: bindings).reason == .noRule)
     }
 
+    @Test func runScopeNarrowsAndOnlyRootsGrants() {
+        let ollama = policy.mayConnect(from: IDs.runA, to: IDs.ollama, bindings: bindings)
+        let mirror = policy.mayConnect(from: IDs.runA, to: IDs.gitMirror, bindings: bindings)
+        let lab = policy.mayConnect(from: IDs.runA, to: IDs.lab, bindings: bindings)
+        #expect(ollama.allowed && mirror.allowed && lab.reason == .noRule)
+        // No scope: the policy's decision as it is.
+        #expect(policy.scoped(ollama, target: IDs.ollama, scope: nil, bindings: bindings) == ollama)
+        // A caller's --allow ollama: only ollama stays; nothing is granted.
+        let narrow = Policy.RunScope(only: ["ollama"])
+        #expect(policy.scoped(ollama, target: IDs.ollama, scope: narrow, bindings: bindings) == ollama)
+        let cut = policy.scoped(mirror, target: IDs.gitMirror, scope: narrow, bindings: bindings)
+        #expect(cut.reason == .outsideRunScope && !cut.allowed && cut.source == "coder")
+        #expect(cut.text == "git-mirror is not in this run's --allow list")
+        #expect(policy.scoped(lab, target: IDs.lab, scope: Policy.RunScope(only: ["lab"]), bindings: bindings).reason == .noRule)
+        // Root's --allow lab: granted without a rule, and still nothing else.
+        let root = Policy.RunScope(only: ["lab"], granted: ["lab"])
+        let granted = policy.scoped(lab, target: IDs.lab, scope: root, bindings: bindings)
+        #expect(granted.reason == .runGrant && granted.allowed && granted.text == "lab granted to this run by --allow")
+        #expect(policy.scoped(ollama, target: IDs.ollama, scope: root, bindings: bindings).reason == .outsideRunScope)
+        // A grant never rescues another kind of denial.
+        let unknown = policy.mayConnect(from: IDs.stranger, to: IDs.lab)
+        #expect(policy.scoped(unknown, target: IDs.lab, scope: root).reason == .unknownPeer)
+    }
+
     @Test func reasonsAreStable() {
         #expect(Policy.Decision.Reason.allCases.map(\.rawValue) == [
-            "service", "exit", "rule", "destination", "bindable",
+            "service", "exit", "rule", "destination", "bindable", "run-grant",
             "unknown-peer", "not-a-service", "unknown-target", "not-a-target", "no-rule", "unknown-exit", "no-destination",
-            "unknown-agent", "fixed-identity", "identity-in-use",
+            "unknown-agent", "fixed-identity", "identity-in-use", "outside-run-scope",
         ])
-        #expect(Policy.Decision.Reason.allCases.filter(\.allows).count == 5)
+        #expect(Policy.Decision.Reason.allCases.filter(\.allows).map(\.rawValue) == ["service", "exit", "rule", "destination", "bindable", "run-grant"])
     }
 
     @Test func limitsTightenFieldByField() {

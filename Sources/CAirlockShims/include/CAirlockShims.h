@@ -20,6 +20,11 @@ int airlock_pidfd_open(pid_t pid, unsigned int flags);
 int airlock_pidfd_send_signal(int pidfd, int sig);
 int airlock_eventfd(unsigned int initval);
 int airlock_accept4(int fd, int flags);
+/// pipe2(2) (O_CLOEXEC, O_NONBLOCK in `flags`).
+int airlock_pipe2(int fds[2], int flags);
+/// An O_PATH | O_CLOEXEC descriptor on `path`, for execveat(AT_EMPTY_PATH) by a user who may run
+/// the file but not traverse the directories above it. -1 with errno.
+int airlock_open_exec_path(const char *path);
 
 // Thread naming for the event-loop threads (pthread_setname_np is _GNU_SOURCE), so `top -H` and
 // stack dumps show which loop is busy. Names longer than 15 bytes are truncated.
@@ -103,6 +108,10 @@ struct airlock_spawn_spec {
     char *const *argv;         ///< NULL-terminated
     char *const *envp;         ///< NULL-terminated
     const char *cwd;           ///< entered as the agent user; NULL keeps the caller's
+    int cwd_fd;                ///< a directory to enter (fchdir, before the privilege drop:
+                               ///< the caller proved access by opening it), or -1
+    int exec_fd;               ///< when >= 0, execveat(exec_fd, "", AT_EMPTY_PATH) instead of
+                               ///< `path` (a binary the agent user may run but not reach by path)
     int netns_fd;              ///< required: the agent's network namespace
     int mntns_fd;              ///< a mount namespace to enter, or -1
     int stdio[3];              ///< become 0, 1, 2 of the command; -1 means /dev/null
@@ -131,8 +140,6 @@ pid_t airlock_spawn(const struct airlock_spawn_spec *spec, int *pidfd_out,
 #define AIRLOCK_WAIT_EXITED 1
 #define AIRLOCK_WAIT_SIGNALED 2
 int airlock_pidfd_wait(int pidfd, int nohang, int *state, int *value);
-
-#endif
 
 // ---- Signals (AirlockIO) ----
 /// Blocks `signals` in the calling thread (threads started later inherit the mask) and returns a
@@ -170,3 +177,5 @@ int airlock_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int *
 /// SO_PEERPIDFD (Linux 6.5+): a close-on-exec pidfd for the peer process as of connect(2), so a
 /// recycled pid cannot be mistaken for the caller. -1 with errno (ENOPROTOOPT on older kernels).
 int airlock_peer_pidfd(int fd);
+
+#endif

@@ -1,0 +1,260 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AirlockCore
+import AirlockCrypto
+import AirlockIO
+import AirlockNet
+import AirlockPolicy
+import AirlockRelay
+internal import CAirlockShims
+
+extension AgentManager {
+    // MARK: run
+
+    func run(_ r: ControlProtocol.RunRequest, from caller: ControlPeer, fds: inout [Int32]) throws {
+        guard fds.count == r.descriptorCount else {
+            throw Refusal("run needs \(r.descriptorCount) descriptors (stdin, stdout, stderr, working directory\(r.key ? ", key" : "")), got \(fds.count)")
+        }
+        guard !r.command.isEmpty else { throw Refusal("no command given") }
+        guard !runs.values.contains(where: { $0.caller?.id == caller.id }) else { throw Refusal("this connection already has a run") }
+        let agent = try authorise(r.agent, caller: caller)
+        let key = try identity(for: agent, keyFD: r.key ? fds[4] : nil)
+        let scope = try scope(r.allow, agent: agent, caller: caller)
+        let user: AgentUser
+        do {
+            user = caller.uid == 0 ? try AgentUser.resolve(sudoEnv: r.environment)
+                                   : try AgentUser(uid: caller.uid, gid: caller.gid)
+        } catch { throw Refusal("\(error)") }
+        var forwards: [ShimConfig.Forward] = []
+        for f in r.forward {
+            do { forwards.append(try ShimConfig.parseForward(f)) } catch { throw Refusal(error.description) }
+        }
+        // Resolve the program now, so a typo fails before anything is built.
+        let env = Self.environment(r.environment, user: user)
+        var spec: ProcessSpec
+        do {
+            spec = try ProcessSpec(command: r.command, environment: env, user: user,
+                                   network: try NetworkNamespace.ofProcess())
+        } catch { throw Refusal("\(error)") }
+
+        let run = Run(name: attachmentName(for: agent.name), agent: agent.name, identity: key, caller: caller)
+        run.heldFDs = Array(fds[0..<4])
+        fds.removeSubrange(0..<4)  // the run owns them now
+        try start(run, scope: scope, forwards: forwards) { [weak self, unowned run] ns in
+            guard let self else { return }
+            spec.network = ns
+            spec.stdin = run.heldFDs[0]; spec.stdout = run.heldFDs[1]; spec.stderr = run.heldFDs[2]
+            spec.workingDirectoryDescriptor = run.heldFDs[3]
+            do throws(SpawnError) {
+                run.command = try AgentProcess.spawn(spec)
+            } catch {
+                return self.fail(run, "cannot start \(r.command[0]): \(error)")
+            }
+            run.heldFDs.forEach { _ = close($0) }
+            run.heldFDs = []
+            self.watch(run)
+            self.logger.info("run_started", ["run": run.name, "agent": run.agent, "peer": run.peer, "uid": user.uid,
+                                             "command": r.command[0], "pid": run.command!.pid])
+            self.reply(caller, "started", self.started(run))
+        }
+    }
+
+    /// The command's environment: the caller's, with the proxy variables pointing at the shim,
+    /// and HOME and USER of the user it runs as when that is not the caller (root running it).
+    static func environment(_ given: [String: String], user: AgentUser) -> [String: String] {
+        var env = given
+        for k in ["SUDO_UID", "SUDO_GID", "SUDO_USER", "SUDO_COMMAND"] { env[k] = nil }
+        let http = "http://127.0.0.1:3128", socks = "socks5h://127.0.0.1:1080", none = "localhost,127.0.0.1,::1"
+        for (k, v) in [("HTTP_PROXY", http), ("HTTPS_PROXY", http), ("ALL_PROXY", socks), ("NO_PROXY", none)] {
+            env[k] = v
+            env[k.lowercased()] = v
+        }
+        if env["PATH"] == nil { env["PATH"] = ProcessSpec.defaultSearchPath }
+        return env
+    }
+
+    // MARK: attach and detach
+
+    func attach(_ r: ControlProtocol.AttachRequest, from caller: ControlPeer, fds: inout [Int32]) throws {
+        guard fds.count == (r.key ? 2 : 1) else { throw Refusal("attach needs the namespace\(r.key ? " and the key" : "") as descriptors, got \(fds.count)") }
+        let agent = try authorise(r.agent, caller: caller)
+        let key = try identity(for: agent, keyFD: r.key ? fds[1] : nil)
+        let ns: NetworkNamespace
+        do { ns = try NetworkNamespace.adopt(descriptor: fds.removeFirst(), label: r.label) } catch { throw Refusal("\(r.label): \(error)") }
+        let run = Run(name: attachmentName(for: agent.name), agent: agent.name, identity: key, caller: nil)
+        try start(run, scope: nil, forwards: [], namespace: ns) { [weak self, unowned run] _ in
+            guard let self else { return }
+            self.logger.info("attached", ["run": run.name, "agent": run.agent, "peer": run.peer, "netns": r.label])
+            self.reply(caller, "attached", self.started(run))
+        }
+    }
+
+    func detach(_ r: ControlProtocol.DetachRequest, from caller: ControlPeer) throws {
+        guard let run = runs[r.name] else { throw Refusal("nothing named \(r.name) is attached") }
+        guard let agent = server.policy.agent(named: run.agent) else { throw Refusal("agent \(run.agent) is no longer in the policy") }
+        guard caller.uid == 0 || caller.uid == agent.uid else {
+            throw Refusal("\(r.name) runs agent \(run.agent), which belongs to uid \(agent.uid), not to uid \(caller.uid)")
+        }
+        end(r.name, reason: "detached by uid \(caller.uid)", notify: true)
+        reply(caller, "detached", ControlProtocol.DetachRequest(name: r.name))
+    }
+
+    // MARK: building a run
+
+    /// Attaches the namespace, binds the identity, starts the shim and, once it is listening,
+    /// calls `ready` with the namespace. Throws (with nothing left) when a step before the shim's
+    /// start fails; later failures end the run and tell the caller.
+    private func start(_ run: Run, scope: Policy.RunScope?, forwards: [ShimConfig.Forward],
+                       namespace: NetworkNamespace? = nil, ready: @escaping (NetworkNamespace) -> Void) throws {
+        let link: AgentLink
+        do { link = try hub.attach(name: run.name, peer: run.peer, netns: namespace) } catch { throw Refusal("\(error)") }
+        runs[run.name] = run
+        if case .perRun = server.policy.agent(named: run.agent)?.identity { server.bindings.bind(run.peer, to: run.agent) }
+        server.runScopes[run.peer] = scope
+        guard let ns = hub.namespace(of: run.name) else { return fail(run, "the hub lost \(run.name)") }
+        do {
+            try startShim(run, link: link, namespace: ns, forwards: forwards, ready: ready)
+        } catch {
+            fail(run, "cannot start the shim: \(error)")
+        }
+    }
+
+    private func startShim(_ run: Run, link: AgentLink, namespace ns: NetworkNamespace, forwards: [ShimConfig.Forward],
+                           ready: @escaping (NetworkNamespace) -> Void) throws {
+        var args = ["airlock", "shim", "--relay", "\(link.hubAddress):\(link.port)", "--relay-peer", "\(hub.host.peerID)", "--key-stdin"]
+        for s in server.policy.services.sorted(by: { $0.name < $1.name }) { args += ["--service", "\(s.name)=\(s.peer)"] }
+        for f in forwards { args += ["--forward", "\(f.listen)=\(f.service)"] }
+        var keyPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1]
+        guard airlock_pipe2(&keyPipe, O_CLOEXEC) == 0 else { throw Errno(rawValue: errno) }
+        defer { close(keyPipe[0]); if keyPipe[1] >= 0 { close(keyPipe[1]) } }
+        guard airlock_pipe2(&outPipe, O_CLOEXEC | O_NONBLOCK) == 0 else { throw Errno(rawValue: errno) }
+        defer { close(outPipe[1]) }
+        run.shimOutput = outPipe[0]
+
+        let key = KeyFile.render(run.identity)
+        let written = key.withUnsafeBytes { write(keyPipe[1], $0.baseAddress, $0.count) }
+        guard written == key.count else { throw Refusal("cannot hand the shim its key") }
+        close(keyPipe[1]); keyPipe[1] = -1
+
+        var spec = try ProcessSpec(command: ["/proc/self/exe"] + args.dropFirst(), environment: ["PATH": ProcessSpec.defaultSearchPath],
+                                   user: try AgentUser.shim(), network: ns)
+        spec.arguments[0] = "airlock"
+        spec.executableDescriptor = executable
+        spec.stdin = keyPipe[0]; spec.stdout = outPipe[1]; spec.stderr = 2
+        run.shim = try AgentProcess.spawn(spec)
+
+        try hub.host.loop.register(run.shimOutput, interest: .read) { [weak self, unowned run] _ in
+            self?.readShim(run, ready: { ready(ns) })
+        }
+        run.shimTimer = hub.host.loop.schedule(after: .milliseconds(Int64(shimStartTimeout * 1000))) { [weak self, weak run] in
+            guard let self, let run, !run.ended else { return }
+            run.shimTimer = nil
+            self.fail(run, "the shim did not start within \(self.shimStartTimeout) s")
+        }
+        if let shim = run.shim { watchShim(run, shim) }
+    }
+
+    /// Reads the shim's stdout until its `shim ready` line, then calls `ready` once.
+    private func readShim(_ run: Run, ready: () -> Void) {
+        var buf = [UInt8](repeating: 0, count: 512)
+        while !run.ended {
+            let n = buf.withUnsafeMutableBytes { read(run.shimOutput, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return }  // EAGAIN: wait for more
+            if n == 0 { closeShimOutput(run); return }
+            guard run.shimTimer != nil else { continue }  // already ready: drain and ignore
+            run.shimLine += buf[0..<n]
+            if run.shimLine.count > 4096 { return fail(run, "the shim printed no ready line") }
+            if let nl = run.shimLine.firstIndex(of: 10) {
+                let line = String(decoding: run.shimLine[..<nl], as: UTF8.self)
+                guard line.hasPrefix("shim ready") else { return fail(run, "the shim said: \(line)") }
+                if let t = run.shimTimer { _ = hub.host.loop.cancel(t) }
+                run.shimTimer = nil
+                logger.info("shim_ready", ["run": run.name, "pid": run.shim?.pid ?? 0])
+                ready()
+            }
+        }
+    }
+
+    private func closeShimOutput(_ run: Run) {
+        guard run.shimOutput >= 0 else { return }
+        hub.host.loop.deregister(run.shimOutput)
+        close(run.shimOutput)
+        run.shimOutput = -1
+    }
+
+    private func watchShim(_ run: Run, _ shim: AgentProcess) {
+        do {
+            try hub.host.loop.register(shim.pidfd, interest: .read) { [weak self, weak run] _ in
+                guard let self, let run, !run.ended else { return }
+                let status = shim.exitStatus.map { "\($0)" } ?? "ended"
+                self.fail(run, "the shim \(status)")
+            }
+        } catch { fail(run, "cannot watch the shim: \(error)") }
+    }
+
+    func watch(_ run: Run) {
+        guard let command = run.command else { return }
+        do {
+            try hub.host.loop.register(command.pidfd, interest: .read) { [weak self, weak run] _ in
+                guard let self, let run, !run.ended, let status = command.exitStatus else { return }
+                self.logger.info("run_exited", ["run": run.name, "status": status.description])
+                // Torn down first, so that when `airlock run` returns nothing of the run is left.
+                self.end(run.name, reason: "command \(status)", notify: false)
+                if let caller = run.caller {
+                    self.reply(caller, "exited", ControlProtocol.Exited(code: status.code, description: status.description))
+                }
+            }
+        } catch { fail(run, "cannot watch the command: \(error)") }
+    }
+
+    func started(_ run: Run) -> ControlProtocol.Started {
+        let link = hub.agent(named: run.name)
+        return ControlProtocol.Started(name: run.name, agent: run.agent, peer: "\(run.peer)", netns: link?.netnsName,
+                                       agentAddress: link.map { "\($0.agentAddress)" } ?? "-",
+                                       hubAddress: link.map { "\($0.hubAddress):\($0.port)" } ?? "-")
+    }
+
+    // MARK: ending
+
+    /// Ends a run that failed while starting or running, telling its caller why.
+    func fail(_ run: Run, _ message: String) {
+        guard !run.ended else { return }
+        logger.warn("run_failed", ["run": run.name, "reason": message])
+        if let caller = run.caller { reply(caller, "error", ControlProtocol.Failure(message: message)) }
+        end(run.name, reason: message, notify: false)
+        if let caller = run.caller { control?.disconnect(caller) }
+    }
+
+    /// A control connection closed: a run whose launcher went away ends.
+    func callerGone(_ peer: ControlPeer, _ reason: ControlServer.DisconnectReason) {
+        guard let run = runs.values.first(where: { $0.caller?.id == peer.id }) else { return }
+        end(run.name, reason: "launcher gone (\(reason))", notify: false)
+    }
+
+    /// Kills what runs, unbinds, detaches from the hub. `notify`: tell a connected caller that
+    /// its command ended because of this.
+    func end(_ name: String, reason: String, notify: Bool) {
+        guard let run = runs.removeValue(forKey: name), !run.ended else { return }
+        run.ended = true
+        let loop = hub.host.loop
+        if let t = run.shimTimer { _ = loop.cancel(t) }
+        closeShimOutput(run)
+        for p in [run.command, run.shim].compactMap({ $0 }) {
+            loop.deregister(p.pidfd)
+            p.kill()
+            _ = p.wait()
+        }
+        run.heldFDs.forEach { _ = close($0) }
+        run.heldFDs = []
+        server.bindings.unbind(run.peer)
+        server.runScopes[run.peer] = nil
+        do { try hub.detach(name: name) } catch { logger.error("detach_failed", ["run": name, "reason": "\(error)"]) }
+        logger.info("run_ended", ["run": name, "agent": run.agent, "reason": reason])
+        if notify, let caller = run.caller {
+            let status = run.command?.exitStatus
+            reply(caller, "exited", ControlProtocol.Exited(code: status?.code ?? 137, description: "ended: \(reason)"))
+        }
+    }
+}
