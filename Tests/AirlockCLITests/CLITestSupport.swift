@@ -151,10 +151,12 @@ final class ChildProcess: @unchecked Sendable {  // mutable state is behind `sta
     }
     private let state = Output()
 
-    init(_ executable: String, _ arguments: [String], name: String? = nil, directory: String? = nil) throws {
+    init(_ executable: String, _ arguments: [String], name: String? = nil, directory: String? = nil,
+         environment: [String: String]? = nil) throws {
         self.name = name ?? URL(fileURLWithPath: executable).lastPathComponent
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.standardInput = stdinPipe
         process.standardOutput = stdoutPipe

@@ -53,7 +53,7 @@ import Testing
                     let path = try dir.write("relay.json", config.replacingOccurrences(of: "PORT", with: "\(try freePort())"))
                     args = ["relay", "--config", path]
                 } else {
-                    args = ["relay", "--listen", "127.0.0.1:0", "--key", dir.file("relay.key"), "--policy", dir.file("policy.json")]
+                    args = ["relay", "--listen", "127.0.0.1:0", "--key", dir.file("relay.key"), "--policy", dir.file("policy.json"), "--no-hub"]
                 }
                 let c = try ChildProcess(airlockBinary(), args, name: "airlock relay", directory: dir.path)
                 started = c

@@ -18,6 +18,7 @@ The xfer protocol (/airlock/test/xfer/1.0.0) is described in README.md.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import hashlib
 import json
 import logging
@@ -185,12 +186,14 @@ def parse_relay_addr(text: str):
 
 
 def check_loopback(maddr: Any) -> None:
+    """Tests reach only loopback and the link-local addresses of agent links they made."""
     try:
-        ip = maddr.value_for_protocol("ip4")
+        ip = ipaddress.ip_address(maddr.value_for_protocol("ip4"))
     except Exception:
         ip = None
-    if ip != "127.0.0.1":
-        fail(f"refusing non-loopback address {maddr}", 2)
+    link_local = ip is not None and ip in ipaddress.ip_network("169.254.0.0/16") and str(ip) != "169.254.169.254"
+    if ip is None or not (ip.is_loopback or link_local):
+        fail(f"refusing address {maddr}: only 127.0.0.0/8 and agent links in 169.254.0.0/16", 2)
 
 
 # --------------------------------------------------------------------------
