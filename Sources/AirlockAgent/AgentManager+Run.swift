@@ -14,12 +14,13 @@ extension AgentManager {
 
     func run(_ r: ControlProtocol.RunRequest, from caller: ControlPeer, fds: inout [Int32]) throws {
         guard fds.count == r.descriptorCount else {
-            throw Refusal("run needs \(r.descriptorCount) descriptors (stdin, stdout, stderr, working directory\(r.key ? ", key" : "")), got \(fds.count)")
+            throw Refusal("run needs \(r.descriptorCount) descriptors (stdin, stdout, stderr, working directory, lifeline\(r.key ? ", key" : "")), got \(fds.count)")
         }
         guard !r.command.isEmpty else { throw Refusal("no command given") }
         guard !runs.values.contains(where: { $0.caller?.id == caller.id }) else { throw Refusal("this connection already has a run") }
+        guard Self.isSeqpacketSocket(fds[4]) else { throw Refusal("the lifeline must be a SOCK_SEQPACKET socket") }
         let agent = try authorise(r.agent, caller: caller)
-        let key = try identity(for: agent, keyFD: r.key ? fds[4] : nil)
+        let key = try identity(for: agent, keyFD: r.key ? fds[5] : nil)
         let scope = try scope(r.allow, agent: agent, caller: caller)
         let user: AgentUser
         do {
@@ -38,25 +39,34 @@ extension AgentManager {
                                    network: try NetworkNamespace.ofProcess())
         } catch { throw Refusal("\(error)") }
 
-        let run = Run(name: attachmentName(for: agent.name), agent: agent.name, identity: key, caller: caller)
+        let run = Run(name: attachmentName(for: agent.name), agent: agent.name, peer: PeerID(publicKey: key.publicKey),
+                      isRun: true, caller: caller)
         run.heldFDs = Array(fds[0..<4])
-        fds.removeSubrange(0..<4)  // the run owns them now
-        try start(run, scope: scope, forwards: forwards) { [weak self, unowned run] ns in
+        run.lifeline = fds[4]
+        fds.removeSubrange(0..<5)  // the run owns them now
+        try start(run, key: key, scope: scope, forwards: forwards) { [weak self, unowned run] ns in
             guard let self else { return }
             spec.network = ns
             spec.stdin = run.heldFDs[0]; spec.stdout = run.heldFDs[1]; spec.stderr = run.heldFDs[2]
             spec.workingDirectoryDescriptor = run.heldFDs[3]
+            spec.lifeline = run.lifeline
+            spec.lifelineCarriesSignals = true
+            let command: AgentProcess
             do throws(SpawnError) {
-                run.command = try AgentProcess.spawn(spec)
+                command = try AgentProcess.spawn(spec)
             } catch {
                 return self.fail(run, "cannot start \(r.command[0]): \(error)")
             }
+            run.command = command
             run.heldFDs.forEach { _ = close($0) }
             run.heldFDs = []
+            close(run.lifeline)
+            run.lifeline = -1
             self.watch(run)
             self.logger.info("run_started", ["run": run.name, "agent": run.agent, "peer": run.peer, "uid": user.uid,
-                                             "command": r.command[0], "pid": run.command!.pid])
-            self.reply(caller, "started", self.started(run))
+                                             "command": r.command[0], "pid": command.pid])
+            // The namespace and both pidfds go to the caller, for `reattach` after a relay restart.
+            self.reply(caller, "started", self.started(run), fds: [ns.descriptor, command.pidfd, run.shim?.pidfd ?? -1].filter { $0 >= 0 })
         }
     }
 
@@ -74,6 +84,45 @@ extension AgentManager {
         return env
     }
 
+    static func isSeqpacketSocket(_ fd: Int32) -> Bool {
+        var type: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == Int32(SOCK_SEQPACKET.rawValue)
+    }
+
+    // MARK: reattach
+
+    /// A run that outlived a relay gets its link back: the same checks as `run`, the address its
+    /// shim dials, and the processes it already has (no new shim, no new command).
+    func reattach(_ r: ControlProtocol.ReattachRequest, from caller: ControlPeer, fds: inout [Int32]) throws {
+        guard fds.count == 3 else { throw Refusal("reattach needs the namespace and two pidfds as descriptors, got \(fds.count)") }
+        guard !runs.values.contains(where: { $0.caller?.id == caller.id }) else { throw Refusal("this connection already has a run") }
+        let agent = try authorise(r.agent, caller: caller)
+        let peer: PeerID
+        do { peer = try PeerID(r.peer) } catch { throw Refusal("peer \(r.peer): \(error)") }
+        try checkIdentity(peer, for: agent)
+        guard let address = IPv4Address(r.agentAddress) else { throw Refusal("agentAddress \(r.agentAddress) is not an IPv4 address") }
+        let scope = try scope(r.allow, agent: agent, caller: caller)
+        let ns: NetworkNamespace
+        do { ns = try NetworkNamespace.adopt(descriptor: fds.removeFirst(), label: "run \(r.name)") } catch { throw Refusal("\(error)") }
+        let command: AdoptedProcess, shim: AdoptedProcess
+        do {
+            command = try AdoptedProcess(pidfd: fds.removeFirst(), in: ns.id, uid: caller.uid == 0 ? nil : caller.uid)
+            shim = try AdoptedProcess(pidfd: fds.removeFirst(), in: ns.id, uid: try AgentUser.shim().uid)
+        } catch { throw Refusal("\(error)") }
+
+        let run = Run(name: attachmentName(for: agent.name, preferring: r.name), agent: agent.name, peer: peer, isRun: true, caller: caller)
+        do { _ = try hub.attach(name: run.name, peer: peer, netns: ns, agentAddress: address) } catch { throw Refusal("\(error)") }
+        runs[run.name] = run
+        run.command = command
+        run.shim = shim
+        bind(run, scope: scope)
+        watchShim(run, shim)
+        watch(run)
+        logger.info("run_reattached", ["run": run.name, "agent": run.agent, "peer": peer, "uid": caller.uid, "pid": command.pid])
+        reply(caller, "reattached", started(run))
+    }
+
     // MARK: attach and detach
 
     func attach(_ r: ControlProtocol.AttachRequest, from caller: ControlPeer, fds: inout [Int32]) throws {
@@ -82,8 +131,9 @@ extension AgentManager {
         let key = try identity(for: agent, keyFD: r.key ? fds[1] : nil)
         let ns: NetworkNamespace
         do { ns = try NetworkNamespace.adopt(descriptor: fds.removeFirst(), label: r.label) } catch { throw Refusal("\(r.label): \(error)") }
-        let run = Run(name: attachmentName(for: agent.name), agent: agent.name, identity: key, caller: nil)
-        try start(run, scope: nil, forwards: [], namespace: ns) { [weak self, unowned run] _ in
+        let run = Run(name: attachmentName(for: agent.name), agent: agent.name, peer: PeerID(publicKey: key.publicKey),
+                      isRun: false, caller: nil)
+        try start(run, key: key, scope: nil, forwards: [], namespace: ns) { [weak self, unowned run] _ in
             guard let self else { return }
             self.logger.info("attached", ["run": run.name, "agent": run.agent, "peer": run.peer, "netns": r.label])
             self.reply(caller, "attached", self.started(run))
@@ -105,23 +155,28 @@ extension AgentManager {
     /// Attaches the namespace, binds the identity, starts the shim and, once it is listening,
     /// calls `ready` with the namespace. Throws (with nothing left) when a step before the shim's
     /// start fails; later failures end the run and tell the caller.
-    private func start(_ run: Run, scope: Policy.RunScope?, forwards: [ShimConfig.Forward],
+    private func start(_ run: Run, key: Ed25519PrivateKey, scope: Policy.RunScope?, forwards: [ShimConfig.Forward],
                        namespace: NetworkNamespace? = nil, ready: @escaping (NetworkNamespace) -> Void) throws {
         let link: AgentLink
         do { link = try hub.attach(name: run.name, peer: run.peer, netns: namespace) } catch { throw Refusal("\(error)") }
         runs[run.name] = run
-        if case .perRun = server.policy.agent(named: run.agent)?.identity { server.bindings.bind(run.peer, to: run.agent) }
-        server.runScopes[run.peer] = scope
+        bind(run, scope: scope)
         guard let ns = hub.namespace(of: run.name) else { return fail(run, "the hub lost \(run.name)") }
         do {
-            try startShim(run, link: link, namespace: ns, forwards: forwards, ready: ready)
+            try startShim(run, key: key, link: link, namespace: ns, forwards: forwards, ready: ready)
         } catch {
             fail(run, "cannot start the shim: \(error)")
         }
     }
 
-    private func startShim(_ run: Run, link: AgentLink, namespace ns: NetworkNamespace, forwards: [ShimConfig.Forward],
-                           ready: @escaping (NetworkNamespace) -> Void) throws {
+    /// Registers the run's identity (per-run agents) and its `--allow` scope with the relay server.
+    private func bind(_ run: Run, scope: Policy.RunScope?) {
+        if case .perRun = server.policy.agent(named: run.agent)?.identity { server.bindings.bind(run.peer, to: run.agent) }
+        server.runScopes[run.peer] = scope
+    }
+
+    private func startShim(_ run: Run, key: Ed25519PrivateKey, link: AgentLink, namespace ns: NetworkNamespace,
+                           forwards: [ShimConfig.Forward], ready: @escaping (NetworkNamespace) -> Void) throws {
         var args = ["airlock", "shim", "--relay", "\(link.hubAddress):\(link.port)", "--relay-peer", "\(hub.host.peerID)", "--key-stdin"]
         for s in server.policy.services.sorted(by: { $0.name < $1.name }) { args += ["--service", "\(s.name)=\(s.peer)"] }
         for f in forwards { args += ["--forward", "\(f.listen)=\(f.service)"] }
@@ -132,9 +187,10 @@ extension AgentManager {
         defer { close(outPipe[1]) }
         run.shimOutput = outPipe[0]
 
-        let key = KeyFile.render(run.identity)
-        let written = key.withUnsafeBytes { write(keyPipe[1], $0.baseAddress, $0.count) }
-        guard written == key.count else { throw Refusal("cannot hand the shim its key") }
+        var text = KeyFile.render(key)
+        defer { Sodium.wipe(&text) }
+        let written = text.withUnsafeBytes { write(keyPipe[1], $0.baseAddress, $0.count) }
+        guard written == text.count else { throw Refusal("cannot hand the shim its key") }
         close(keyPipe[1]); keyPipe[1] = -1
 
         var spec = try ProcessSpec(command: ["/proc/self/exe"] + args.dropFirst(), environment: ["PATH": ProcessSpec.defaultSearchPath],
@@ -142,7 +198,10 @@ extension AgentManager {
         spec.arguments[0] = "airlock"
         spec.executableDescriptor = executable
         spec.stdin = keyPipe[0]; spec.stdout = outPipe[1]; spec.stderr = 2
-        run.shim = try AgentProcess.spawn(spec)
+        // A run's shim lives as long as the run's lifeline; an attachment's as long as the relay.
+        if run.lifeline >= 0 { spec.lifeline = run.lifeline }
+        let shim = try AgentProcess.spawn(spec)
+        run.shim = shim
 
         try hub.host.loop.register(run.shimOutput, interest: .read) { [weak self, unowned run] _ in
             self?.readShim(run, ready: { ready(ns) })
@@ -152,7 +211,7 @@ extension AgentManager {
             run.shimTimer = nil
             self.fail(run, "the shim did not start within \(self.shimStartTimeout) s")
         }
-        if let shim = run.shim { watchShim(run, shim) }
+        watchShim(run, shim)
     }
 
     /// Reads the shim's stdout until its `shim ready` line, then calls `ready` once.
@@ -172,7 +231,11 @@ extension AgentManager {
                 if let t = run.shimTimer { _ = hub.host.loop.cancel(t) }
                 run.shimTimer = nil
                 logger.info("shim_ready", ["run": run.name, "pid": run.shim?.pid ?? 0])
+                // Its stdout is of no more use, and a relay that stops must not leave it a
+                // pipe without a reader.
+                closeShimOutput(run)
                 ready()
+                return
             }
         }
     }
@@ -184,11 +247,11 @@ extension AgentManager {
         run.shimOutput = -1
     }
 
-    private func watchShim(_ run: Run, _ shim: AgentProcess) {
+    private func watchShim(_ run: Run, _ shim: RunProcess) {
         do {
             try hub.host.loop.register(shim.pidfd, interest: .read) { [weak self, weak run] _ in
                 guard let self, let run, !run.ended else { return }
-                let status = shim.exitStatus.map { "\($0)" } ?? "ended"
+                let status = (shim as? AgentProcess)?.exitStatus.map { "\($0)" } ?? "ended"
                 self.fail(run, "the shim \(status)")
             }
         } catch { fail(run, "cannot watch the shim: \(error)") }
@@ -198,12 +261,13 @@ extension AgentManager {
         guard let command = run.command else { return }
         do {
             try hub.host.loop.register(command.pidfd, interest: .read) { [weak self, weak run] _ in
-                guard let self, let run, !run.ended, let status = command.exitStatus else { return }
-                self.logger.info("run_exited", ["run": run.name, "status": status.description])
+                guard let self, let run, !run.ended else { return }
+                let status = (command as? AgentProcess)?.exitStatus
+                self.logger.info("run_exited", ["run": run.name, "status": status?.description ?? "ended"])
                 // Torn down first, so that when `airlock run` returns nothing of the run is left.
-                self.end(run.name, reason: "command \(status)", notify: false)
+                self.end(run.name, reason: "command \(status?.description ?? "ended")", notify: false)
                 if let caller = run.caller {
-                    self.reply(caller, "exited", ControlProtocol.Exited(code: status.code, description: status.description))
+                    self.reply(caller, "exited", ControlProtocol.Exited(code: status?.code ?? -1, description: status?.description ?? "ended"))
                 }
             }
         } catch { fail(run, "cannot watch the command: \(error)") }
@@ -227,10 +291,27 @@ extension AgentManager {
         if let caller = run.caller { control?.disconnect(caller) }
     }
 
-    /// A control connection closed: a run whose launcher went away ends.
+    /// A control connection closed: a run whose launcher went away ends (its lifeline has
+    /// closed too, so its processes are ending already).
     func callerGone(_ peer: ControlPeer, _ reason: ControlServer.DisconnectReason) {
         guard let run = runs.values.first(where: { $0.caller?.id == peer.id }) else { return }
         end(run.name, reason: "launcher gone (\(reason))", notify: false)
+    }
+
+    /// The relay is stopping under a running command: its link goes, its processes stay, and
+    /// its caller is told so it can reattach to the next relay.
+    func suspend(_ run: Run, reason: String) {
+        guard runs.removeValue(forKey: run.name) != nil, !run.ended else { return }
+        run.ended = true
+        for p in [run.command, run.shim].compactMap({ $0 }) {
+            hub.host.loop.deregister(p.pidfd)
+            p.release()
+        }
+        server.bindings.unbind(run.peer)
+        server.runScopes[run.peer] = nil
+        do { try hub.detach(name: run.name) } catch { logger.error("detach_failed", ["run": run.name, "reason": "\(error)"]) }
+        logger.info("run_suspended", ["run": run.name, "agent": run.agent, "reason": reason])
+        if let caller = run.caller { reply(caller, "suspended", ControlProtocol.Suspended(reason: reason)) }
     }
 
     /// Kills what runs, unbinds, detaches from the hub. `notify`: tell a connected caller that
@@ -244,16 +325,17 @@ extension AgentManager {
         for p in [run.command, run.shim].compactMap({ $0 }) {
             loop.deregister(p.pidfd)
             p.kill()
-            _ = p.wait()
+            p.waitGone(timeoutMilliseconds: 2000)
         }
         run.heldFDs.forEach { _ = close($0) }
         run.heldFDs = []
+        if run.lifeline >= 0 { close(run.lifeline); run.lifeline = -1 }
         server.bindings.unbind(run.peer)
         server.runScopes[run.peer] = nil
         do { try hub.detach(name: name) } catch { logger.error("detach_failed", ["run": name, "reason": "\(error)"]) }
         logger.info("run_ended", ["run": name, "agent": run.agent, "reason": reason])
         if notify, let caller = run.caller {
-            let status = run.command?.exitStatus
+            let status = (run.command as? AgentProcess)?.exitStatus
             reply(caller, "exited", ControlProtocol.Exited(code: status?.code ?? 137, description: "ended: \(reason)"))
         }
     }

@@ -14,13 +14,18 @@ internal import CAirlockShims
 /// its identity binding and `--allow` scope in the relay server, its shim and its command.
 ///
 /// Who: callers are identified by `SO_PEERCRED`. A caller may use only the policy agents whose
-/// `uid` is its own (root may use any); a caller inside the hub or an agent namespace is refused.
-/// The command runs as the caller (or, for root, as `SUDO_UID` or the `airlock-agent` account),
-/// the shim as `airlock-shim`, each in its own PID namespace inside the agent's network namespace.
+/// `uid` is its own (root may use any); only callers in the relay's own network namespace are
+/// served (never the hub's or an agent's). The command runs as the caller (or, for root, as
+/// `SUDO_UID` or the `airlock-agent` account), the shim as `airlock-shim`, each in its own PID
+/// namespace inside the agent's network namespace.
 ///
-/// Teardown: a run ends when its command exits, when its caller's connection closes (the
-/// launcher died, even by SIGKILL), or when the relay stops; then the command's and the shim's
-/// process trees are killed, the identity is unbound, and the veth and namespace are deleted.
+/// Lifetime: a run's processes live as long as its caller's lifeline (see `ControlProtocol`),
+/// not as long as the relay, so a relay restart does not end them: stopping the relay
+/// *suspends* each run (its link goes away, its processes stay) and the caller reattaches it to
+/// the next relay. A run ends when its command exits, when its caller goes away (even by
+/// SIGKILL: the lifeline closes and the connection drops), or on `detach`; then both process
+/// trees are killed, the identity is unbound, and the veth and namespace are deleted. An
+/// attachment (`attach`) has no lifeline: its shim ends with the relay.
 ///
 /// **Thread:** the host's loop only.
 public final class AgentManager {
@@ -30,6 +35,8 @@ public final class AgentManager {
     /// The airlock binary, opened by path once at start (O_PATH): the shim is executed from it,
     /// so `airlock-shim` needs no access to the directories above it.
     let executable: Int32
+    /// The relay's own network namespace: the only one whose processes the control socket serves.
+    let home: NamespaceID?
     /// Seconds a shim has to report `shim ready`.
     public var shimStartTimeout: Double = 10
 
@@ -40,21 +47,24 @@ public final class AgentManager {
     final class Run {
         let name: String
         let agent: String
-        let identity: Ed25519PrivateKey
-        /// The `run` caller's connection; nil for an attachment, which outlives its caller.
-        let caller: ControlPeer?
-        var shim: AgentProcess?
-        var command: AgentProcess?
+        let peer: PeerID
+        /// A run (with a lifeline and a caller) rather than an attachment.
+        let isRun: Bool
+        /// The caller's connection while it lasts.
+        var caller: ControlPeer?
+        var shim: RunProcess?
+        var command: RunProcess?
+        /// The run's end of the lifeline, held until the command has it too.
+        var lifeline: Int32 = -1
         var shimOutput: Int32 = -1
         var shimLine: [UInt8] = []
         var shimTimer: TimerID?
         /// Descriptors received for the command, closed once it started or the run ended.
         var heldFDs: [Int32] = []
         var ended = false
-        init(name: String, agent: String, identity: Ed25519PrivateKey, caller: ControlPeer?) {
-            self.name = name; self.agent = agent; self.identity = identity; self.caller = caller
+        init(name: String, agent: String, peer: PeerID, isRun: Bool, caller: ControlPeer?) {
+            self.name = name; self.agent = agent; self.peer = peer; self.isRun = isRun; self.caller = caller
         }
-        var peer: PeerID { PeerID(publicKey: identity.publicKey) }
     }
 
     public init(hub: AgentHub, server: RelayServer, logger: Logger) throws(Errno) {
@@ -64,6 +74,7 @@ public final class AgentManager {
         let fd = airlock_open_exec_path("/proc/self/exe")
         guard fd >= 0 else { throw Errno(rawValue: errno) }
         executable = fd
+        home = try? NamespaceID.network(ofProcess: getpid())
     }
 
     deinit { close(executable) }
@@ -79,9 +90,14 @@ public final class AgentManager {
         control = c
     }
 
-    /// Ends every run and attachment and closes the control socket.
+    /// Suspends every running command (its processes stay; its caller may reattach it to the
+    /// next relay), ends every attachment and every run still starting, and closes the socket.
     public func stop() {
-        for name in runs.keys.sorted() { end(name, reason: "relay stopping", notify: true) }
+        for name in runs.keys.sorted() {
+            guard let run = runs[name] else { continue }
+            if run.isRun && run.command != nil && run.caller != nil { suspend(run, reason: "relay stopping") }
+            else { end(name, reason: "relay stopping", notify: true) }
+        }
         control?.close()
         control = nil
     }
@@ -96,7 +112,7 @@ public final class AgentManager {
         defer { fds.forEach { _ = close($0) } }
         let type: String
         do { type = try ControlMessage.decode(bytes).type } catch { return refuse(peer, "\(error)") }
-        if let reason = Self.misplaced(peer, hub: hub) { return refuse(peer, reason) }
+        if let reason = Self.misplaced(peer, hub: hub, home: home) { return refuse(peer, reason) }
         do {
             switch type {
             case "run":
@@ -108,10 +124,9 @@ public final class AgentManager {
             case "detach":
                 let r = try ControlMessage.decode(ControlProtocol.DetachRequest.self, from: bytes).body
                 try detach(r, from: peer)
-            case "signal":
-                let r = try ControlMessage.decode(ControlProtocol.SignalRequest.self, from: bytes).body
-                guard [SIGINT, SIGTERM, SIGHUP].contains(r.signal) else { throw Refusal("only SIGINT, SIGTERM and SIGHUP are forwarded") }
-                runs.values.first { $0.caller?.id == peer.id }?.command?.signal(r.signal)
+            case "reattach":
+                let r = try ControlMessage.decode(ControlProtocol.ReattachRequest.self, from: bytes).body
+                try reattach(r, from: peer, fds: &fds)
             default:
                 throw Refusal("unknown request \"\(type)\"")
             }
@@ -122,10 +137,11 @@ public final class AgentManager {
         }
     }
 
-    /// Why a caller may not use the control socket from where it is, or nil.
-    static func misplaced(_ peer: ControlPeer, hub: AgentHub) -> String? {
+    /// Why a caller may not use the control socket from where it is, or nil: it must be in the
+    /// relay's own network namespace (never the hub's, an agent's, or one not yet reattached).
+    static func misplaced(_ peer: ControlPeer, hub: AgentHub, home: NamespaceID?) -> String? {
         guard let ns = peer.network else { return "cannot tell which network namespace the caller is in" }
-        if hub.isHubOrAgent(ns) {
+        if hub.isHubOrAgent(ns) || (home != nil && ns != home) {
             return "the control socket does not serve agents"
         }
         return nil
@@ -140,9 +156,10 @@ public final class AgentManager {
         control?.disconnect(peer)
     }
 
-    func reply<Body: Encodable>(_ peer: ControlPeer, _ type: String, _ body: Body) {
+    /// Sends a reply, with `fds` (which stay ours) when given.
+    func reply<Body: Encodable>(_ peer: ControlPeer, _ type: String, _ body: Body, fds: [Int32] = []) {
         guard let control, let bytes = try? ControlMessage.encode(type: type, body: body) else { return }
-        try? control.send(to: peer, bytes)
+        try? control.send(to: peer, bytes, fds: fds)
     }
 
     // MARK: authorisation
@@ -177,7 +194,13 @@ public final class AgentManager {
             if case .fixed(let p) = agent.identity { throw Refusal("agent \(agent.name) has the fixed identity \(p): give its key with --key") }
             key = Ed25519PrivateKey()
         }
-        let peer = PeerID(publicKey: key.publicKey)
+        try checkIdentity(PeerID(publicKey: key.publicKey), for: agent)
+        return key
+    }
+
+    /// Refuses `peer` for `agent` unless it is the agent's fixed identity (not running yet) or a
+    /// per-run identity the policy lets the relay bind.
+    func checkIdentity(_ peer: PeerID, for agent: Policy.Agent) throws(Refusal) {
         switch agent.identity {
         case .fixed(let p):
             guard p == peer else { throw Refusal("the key given is \(peer), but agent \(agent.name) is \(p)") }
@@ -186,7 +209,6 @@ public final class AgentManager {
             let d = server.policy.mayBind(peer, to: agent.name, bindings: server.bindings)
             guard d.allowed else { throw Refusal(d.text) }
         }
-        return key
     }
 
     /// The `--allow` scope: each target must be a service or exit; root's list grants.
@@ -207,7 +229,8 @@ public final class AgentManager {
     }
 
     /// A free attachment name for `agent`: the agent's own, else `agent-2`, `agent-3`, …
-    func attachmentName(for agent: String) -> String {
+    func attachmentName(for agent: String, preferring wanted: String? = nil) -> String {
+        if let wanted, runs[wanted] == nil, hub.agent(named: wanted) == nil { return wanted }
         if runs[agent] == nil && hub.agent(named: agent) == nil { return agent }
         var i = 2
         while runs["\(agent)-\(i)"] != nil || hub.agent(named: "\(agent)-\(i)") != nil { i += 1 }

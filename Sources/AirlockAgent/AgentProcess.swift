@@ -21,7 +21,7 @@ internal import CAirlockShims
 /// `$$` is 2, but `/proc/2` is some host process. `/proc/self` is right either way.
 ///
 /// Threads: every method may be called from any thread. Dropping the last reference to an agent
-/// that was not reaped kills and reaps it, so no agent outlives its handle.
+/// that was not reaped kills and reaps it, so no agent outlives its handle unless `release()`d.
 public final class AgentProcess: Sendable {
     /// The init's pid in the launcher's PID namespace.
     public let pid: Int32
@@ -29,13 +29,18 @@ public final class AgentProcess: Sendable {
     /// Borrow it to register with an event loop; never close it.
     public let pidfd: Int32
     let statusLock = Mutex<ExitStatus?>(nil)
+    private let kept = Atomic<Bool>(false)
 
     private init(pid: Int32, pidfd: Int32) {
         self.pid = pid; self.pidfd = pidfd
     }
 
+    /// Lets the agent outlive this handle (a run whose relay stops; its lifeline ends it): the
+    /// handle's end no longer kills it. Its status then goes to whoever reaps it.
+    public func release() { kept.store(true, ordering: .releasing) }
+
     deinit {
-        if statusLock.withLock({ $0 }) == nil {
+        if !kept.load(ordering: .acquiring) && statusLock.withLock({ $0 }) == nil {
             _ = airlock_pidfd_send_signal(pidfd, SIGKILL)
             _ = reap(blocking: true)
         }
@@ -110,11 +115,13 @@ public final class AgentProcess: Sendable {
         c.exec_fd = spec.executableDescriptor ?? -1
         c.netns_fd = spec.network.descriptor
         c.mntns_fd = spec.mountNamespaceDescriptor ?? -1
+        c.life_fd = spec.lifeline ?? -1
         c.stdio = (spec.stdin, spec.stdout, spec.stderr)
         c.uid = spec.uid
         c.gid = spec.gid
         c.flags = (spec.newSession ? AIRLOCK_SPAWN_NEW_SESSION : 0)
             | (spec.allowRootForTesting ? AIRLOCK_SPAWN_ALLOW_ROOT : 0)
+            | (spec.lifelineCarriesSignals ? AIRLOCK_SPAWN_LIFE_SIGNALS : 0)
         // The namespace object must outlive the call that borrows its descriptor.
         return try withExtendedLifetime(spec.network) { () throws(SpawnError) -> T in try body(&c) }
     }

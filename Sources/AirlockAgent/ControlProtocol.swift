@@ -5,9 +5,14 @@
 /// and a namespace travel as open descriptors, so the caller's own access rights decide.
 public enum ControlProtocol {
     /// `run`: start CMD in a fresh agent namespace. Descriptors, in order: stdin, stdout, stderr,
-    /// the working directory, then the key when `key` is true. The caller stays connected for the
-    /// run's life; closing the connection ends the run. Replies: `started`, later `exited`; or
-    /// `error`.
+    /// the working directory, the lifeline (one end of a SOCK_SEQPACKET pair whose other end the
+    /// caller keeps: see `airlock_spawn`), then the key when `key` is true.
+    ///
+    /// The command's tree lives as long as the caller's end of the lifeline; signals to forward
+    /// and the exit status travel over it, so the run outlives a relay restart. Replies: `started`
+    /// (with the namespace and the pidfds of the command's and the shim's inits, for `reattach`),
+    /// `suspended` when the relay stops, `exited` once the run is torn down; or `error`. Closing
+    /// the connection ends the run.
     public struct RunRequest: Codable, Sendable, Equatable {
         /// The policy agent to run as; nil picks the caller's only agent.
         public var agent: String?
@@ -19,7 +24,7 @@ public enum ControlProtocol {
         public var command: [String]
         /// The caller's environment; the relay adds the proxy variables.
         public var environment: [String: String]
-        /// A key descriptor follows the four others.
+        /// A key descriptor follows the five others.
         public var key: Bool
 
         public init(agent: String?, allow: [String] = [], forward: [String] = [], command: [String],
@@ -29,7 +34,26 @@ public enum ControlProtocol {
         }
 
         /// Descriptors that must come with this request.
-        public var descriptorCount: Int { key ? 5 : 4 }
+        public var descriptorCount: Int { key ? 6 : 5 }
+    }
+
+    /// `reattach`: after a relay restart, give a run that is still going its link again.
+    /// Descriptors: the namespace, the command's init pidfd and the shim's init pidfd, as
+    /// `started` handed them out. The same checks as `run` apply (the caller owns the agent, the
+    /// identity is bindable), and the agent gets its old address back so its shim finds the
+    /// relay. Replies `reattached` (a `Started` body) or `error`.
+    public struct ReattachRequest: Codable, Sendable, Equatable {
+        public var agent: String
+        /// The attachment name `started` gave.
+        public var name: String
+        /// The run's identity (its shim holds the key).
+        public var peer: String
+        public var allow: [String]
+        /// The agent side of the link, as `started` gave it.
+        public var agentAddress: String
+        public init(agent: String, name: String, peer: String, allow: [String], agentAddress: String) {
+            self.agent = agent; self.name = name; self.peer = peer; self.allow = allow; self.agentAddress = agentAddress
+        }
     }
 
     /// `attach`: wire an existing namespace (descriptor 0; the key as descriptor 1 when `key`)
@@ -51,12 +75,6 @@ public enum ControlProtocol {
         public init(name: String) { self.name = name }
     }
 
-    /// `signal`: forward a signal (SIGINT, SIGTERM or SIGHUP) to the running command.
-    public struct SignalRequest: Codable, Sendable, Equatable {
-        public var signal: Int32
-        public init(signal: Int32) { self.signal = signal }
-    }
-
     /// `started` / `attached`: what the relay built.
     public struct Started: Codable, Sendable, Equatable {
         /// The attachment's name (the namespace is `<prefix>-<name>` when the relay made it).
@@ -73,7 +91,14 @@ public enum ControlProtocol {
         }
     }
 
-    /// `exited`: the command ended; `code` is what `run` exits with (128+N for signal N).
+    /// `suspended`: the relay is stopping; the run goes on without a link until `reattach`.
+    public struct Suspended: Codable, Sendable, Equatable {
+        public var reason: String
+        public init(reason: String) { self.reason = reason }
+    }
+
+    /// `exited`: the run is over and torn down; `code` is what `run` exits with (128+N for
+    /// signal N) when the relay knows it (the lifeline's status wins).
     public struct Exited: Codable, Sendable, Equatable {
         public var code: Int32
         public var description: String

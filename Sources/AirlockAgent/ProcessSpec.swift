@@ -37,6 +37,13 @@ public struct ProcessSpec: Sendable {
     public var network: NetworkNamespace
     /// A mount namespace to enter as well (borrowed descriptor), for the sandbox; nil for none.
     public var mountNamespaceDescriptor: Int32?
+    /// The lifeline (borrowed): one end of a socket pair whose other end the launcher holds.
+    /// The tree ends when the launcher closes its end, and not when the spawning thread exits
+    /// (which is what ends it without one). See `airlock_spawn` in CAirlockShims.h.
+    public var lifeline: Int32?
+    /// Through the lifeline the launcher sends signals to forward, and the init sends the exit
+    /// status back; otherwise the init only watches it.
+    public var lifelineCarriesSignals = false
     /// Runs the command in a new session (setsid): no controlling terminal, so it cannot read the
     /// launcher's terminal or inject input into it. On by default.
     public var newSession = true

@@ -47,6 +47,9 @@ enum ExposeCommand: Command {
         let identity: Ed25519PrivateKey
         do { identity = try KeyFile.read(keyPath) } catch { throw CommandFailure(error.message) }
         let logger = Logger(component: "expose", minimum: level)
+        // A log line to a stderr nobody reads any more (the shim outlives the relay that started
+        // it) must fail as EPIPE, not end the process.
+        signal(SIGPIPE, SIG_IGN)
         let loop: EventLoop
         do { loop = try EventLoop() } catch { throw CommandFailure("cannot create the event loop: \(error)") }
         let host = Host(loop: loop, identity: identity, logger: logger)

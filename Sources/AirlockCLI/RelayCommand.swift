@@ -58,6 +58,9 @@ enum RelayCommand: Command {
             throw CommandFailure("\(error)\npolicy \(file.policy) is not valid; fix it (see `airlock policy validate \(file.policy)`)")
         }
         let logger = Logger(component: "relay", minimum: file.logLevel)
+        // A log line to a stderr nobody reads any more (the shim outlives the relay that started
+        // it) must fail as EPIPE, not end the process.
+        signal(SIGPIPE, SIG_IGN)
         _ = try? raiseOpenFileLimit()
 
         let loop: EventLoop

@@ -81,67 +81,22 @@ enum RunCommand: Command {
         let request = ControlProtocol.RunRequest(agent: try a.value("name"), allow: a.all("allow"), forward: a.all("forward"),
                                                  command: a.rest, environment: environment, key: keyFD >= 0)
 
-        // Signals become loop events from here on, so none is lost between connect and start.
         let loop: EventLoop
         do { loop = try EventLoop() } catch { throw CommandFailure("cannot create the event loop: \(error)") }
-        let client = try ControlCall.connect(path)
-        try ControlCall.send(client, "run", request, fds: fds)
-        return try follow(client, loop: loop, verbose: a.has("verbose"))
-    }
-
-    /// Waits for `started` and `exited`, forwarding signals; returns the exit status.
-    static func follow(_ client: ControlClient, loop: EventLoop, verbose: Bool) throws -> Int32 {
-        var outcome: Result<Int32, CommandFailure>?
-        let watcher: SignalWatcher
-        do {
-            watcher = try SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM, SIGHUP]) { sig in
-                do { try ControlCall.send(client, "signal", ControlProtocol.SignalRequest(signal: sig)) } catch {
-                    // The relay is gone: nothing runs any more, and the read below says so.
-                }
-            }
-        } catch { throw CommandFailure("cannot watch signals: \(error)") }
-        defer { watcher.cancel() }
-
-        func finish(_ r: Result<Int32, CommandFailure>) {
-            outcome = r
-            loop.stop()
+        // The lifeline: the run lives as long as our end of it (see ControlProtocol.RunRequest).
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            throw CommandFailure("cannot create the lifeline: \(Output.errnoText())")
         }
+        defer { close(pair[0]) }
+        fds.insert(pair[1], at: 4)
+        let client: ControlClient
         do {
-            try loop.register(client.socket.fd, interest: .read) { _ in
-                do {
-                    guard let reply = try ControlCall.receive(client, timeout: .zero) else {
-                        return finish(.failure(CommandFailure("the relay closed the connection; the run has ended (did the relay stop?)")))
-                    }
-                    switch reply.type {
-                    case "started":
-                        let s = try ControlCall.body(ControlProtocol.Started.self, reply.bytes)
-                        if verbose {
-                            CLI.printErr("airlock: \(s.name) runs as agent \(s.agent), peer \(s.peer), netns \(s.netns ?? "-"), \(s.agentAddress) → relay \(s.hubAddress)")
-                        }
-                    case "exited":
-                        let x = try ControlCall.body(ControlProtocol.Exited.self, reply.bytes)
-                        if verbose || x.code > 128 { CLI.printErr("airlock: \(x.description)") }
-                        finish(.success(x.code))
-                    case "error":
-                        let f = try ControlCall.body(ControlProtocol.Failure.self, reply.bytes)
-                        finish(.failure(CommandFailure(f.message)))
-                    default:
-                        break  // a newer relay's message: ignored
-                    }
-                } catch let e as CommandFailure {
-                    finish(.failure(e))
-                } catch {
-                    finish(.failure(CommandFailure("\(error)")))
-                }
-            }
-        } catch { throw CommandFailure("cannot wait for the relay: \(error)") }
-        loop.run()
-        loop.deregister(client.socket.fd)
-        client.close()
-        switch outcome {
-        case .success(let code): return code
-        case .failure(let f): throw f
-        case nil: throw CommandFailure("the run ended without a status")
+            defer { close(pair[1]) }  // the relay has its copy once the request is sent
+            client = try ControlCall.connect(path)
+            try ControlCall.send(client, "run", request, fds: fds)
         }
+        let session = RunSession(loop: loop, path: path, request: request, lifeline: pair[0], verbose: a.has("verbose"))
+        return try session.run(client)
     }
 }

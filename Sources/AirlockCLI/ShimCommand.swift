@@ -50,6 +50,9 @@ enum ShimCommand: Command {
             identity = keyPath != nil ? try KeyFile.read(keyPath!) : try KeyFile.read(fd: 0, name: "standard input")
         } catch { throw CommandFailure(error.message) }
         let logger = Logger(component: "shim", minimum: level)
+        // A log line to a stderr nobody reads any more (the shim outlives the relay that started
+        // it) must fail as EPIPE, not end the process.
+        signal(SIGPIPE, SIG_IGN)
         let loop: EventLoop
         do { loop = try EventLoop() } catch { throw CommandFailure("cannot create the event loop: \(error)") }
         let host = Host(loop: loop, identity: identity, logger: logger)

@@ -18,14 +18,28 @@ extension AgentHub {
     /// identity is logged (`agent_peer_refused`) and closed before a stream runs.
     ///
     /// Fails closed: on any error every step already made is undone before throwing.
+    ///
+    /// `agentAddress` asks for the pair whose agent side it is (a run reattached after a relay
+    /// restart keeps the address its shim dials); otherwise the first free pair is used.
     @discardableResult
-    public func attach(name: String, peer: PeerID, netns: NetworkNamespace? = nil) throws(AgentHubError) -> AgentLink {
+    public func attach(name: String, peer: PeerID, netns: NetworkNamespace? = nil,
+                       agentAddress: IPv4Address? = nil) throws(AgentHubError) -> AgentLink {
         guard let hub else { throw .notStarted }
         try Self.validate(agentName: name)
         guard attached[name] == nil else { throw .alreadyAttached(name) }
-        let used = Set(attached.values.map(\.index))
-        guard let index = (0..<LinkLocalPair.capacity).first(where: { !used.contains($0) }),
-              let pair = LinkLocalPair(index: index) else { throw .noFreeAddress }
+        let index: Int
+        if let agentAddress {
+            guard let i = LinkLocalPair.index(containing: agentAddress), LinkLocalPair(index: i)?.agent == agentAddress else {
+                throw .invalidName("\(agentAddress)", reason: "not the agent side of a link-local pair")
+            }
+            if let other = attached.values.first(where: { $0.index == i }) { throw .addressInUse(agentAddress, by: other.link.name) }
+            index = i
+        } else {
+            let used = Set(attached.values.map(\.index))
+            guard let free = (0..<LinkLocalPair.capacity).first(where: { !used.contains($0) }) else { throw .noFreeAddress }
+            index = free
+        }
+        guard let pair = LinkLocalPair(index: index) else { throw .noFreeAddress }
         if let netns { try checkOffered(netns, hub: hub) }
 
         let hubIf = prefix + "h\(index)", agentIf = prefix + "a\(index)"

@@ -13,6 +13,8 @@ public enum AgentHubError: Error, Sendable, Equatable, CustomStringConvertible {
     case alreadyAttached(String)
     /// Every link-local pair is in use.
     case noFreeAddress
+    /// The address pair asked for (to reattach an agent to the address its shim dials) is taken.
+    case addressInUse(IPv4Address, by: String)
     /// The namespace offered to `attach` is the host's (or this process's).
     case hostNamespace(String)
     /// The namespace offered to `attach` holds interfaces besides `lo` (listed).
@@ -31,6 +33,7 @@ public enum AgentHubError: Error, Sendable, Equatable, CustomStringConvertible {
         case .alreadyStarted: return "the agent hub is already started"
         case .alreadyAttached(let n): return "an agent named \"\(n)\" is already attached; detach it first or pick another name"
         case .noFreeAddress: return "no free link-local address pair (\(LinkLocalPair.capacity) agents attached)"
+        case .addressInUse(let a, let by): return "the agent address \(a) is taken by agent \(by) since the relay restarted"
         case .hostNamespace(let ns):
             return "refusing \(ns): it is the host's network namespace; give the agent a namespace of its own"
         case .namespaceNotEmpty(let ns, let names):

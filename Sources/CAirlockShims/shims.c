@@ -164,6 +164,7 @@ int airlock_signalfd_read(int fd) {
 #include <poll.h>
 #include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 
 #ifndef CLONE_PIDFD
@@ -188,8 +189,8 @@ static void airlock_spawn_fail(int errfd, int stage, int err) {
     _exit(127);
 }
 
-// The init's handler: never runs (the init keeps every signal blocked and takes them with
-// sigwaitinfo), but PID 1 of a PID namespace is sent only signals it has a handler for, and a
+// The init's handler: never runs (the init keeps every signal blocked and takes them from a
+// signalfd), but PID 1 of a PID namespace is sent only signals it has a handler for, and a
 // SIGCHLD the caller set to SIG_IGN would make the kernel reap the command behind our back.
 static void airlock_init_signal(int sig) { (void)sig; }
 
@@ -293,11 +294,14 @@ __attribute__((noreturn))
 static void airlock_init_main(const struct airlock_spawn_spec *spec, int errfd) {
     // Whatever the caller had open (sockets, other agents' pipes, even close-on-exec ones: the init
     // never execs) would otherwise live as long as the agent.
-    int keep[8] = { errfd, spec->netns_fd, spec->mntns_fd, spec->stdio[0], spec->stdio[1], spec->stdio[2],
-                    spec->cwd_fd, spec->exec_fd };
-    int err = airlock_close_all_but(keep, 8);
+    int keep[9] = { errfd, spec->netns_fd, spec->mntns_fd, spec->stdio[0], spec->stdio[1], spec->stdio[2],
+                    spec->cwd_fd, spec->exec_fd, spec->life_fd };
+    int err = airlock_close_all_but(keep, 9);
     if (err != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_CLOSE_FDS, err);
 
+    // A clone of the launcher without exec: its command line is the launcher's, so at least its
+    // name tells it apart in ps and top.
+    prctl(PR_SET_NAME, "airlock-init", 0, 0, 0);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = airlock_init_signal;
@@ -318,34 +322,55 @@ static void airlock_init_main(const struct airlock_spawn_spec *spec, int errfd) 
     if (spec->cwd_fd >= 0 && fchdir(spec->cwd_fd) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_CHDIR, errno);
     airlock_drop_privileges(spec, errfd);
 
-    // After the credential change, which clears it. Fires when the spawning *thread* exits.
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_PDEATHSIG, errno);
-    // If the parent died before the prctl, nothing will fire: its end of the error pipe is then
-    // closed, which poll reports as POLLERR on ours. (getppid cannot tell: it is 0 across the
-    // PID namespace boundary either way.)
-    struct pollfd pfd = { errfd, POLLOUT, 0 };
-    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR)) _exit(127);
+    const int life = spec->life_fd;
+    if (life < 0) {
+        // After the credential change, which clears it. Fires when the spawning *thread* exits.
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_PDEATHSIG, errno);
+        // If the parent died before the prctl, nothing will fire: its end of the error pipe is then
+        // closed, which poll reports as POLLERR on ours. (getppid cannot tell: it is 0 across the
+        // PID namespace boundary either way.)
+        struct pollfd pfd = { errfd, POLLOUT, 0 };
+        if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR)) _exit(127);
+    }
+
+    // Every signal stays blocked; the handled ones arrive here. (The command closes its copy.)
+    int sfd = signalfd(-1, &waitset, SFD_CLOEXEC);
+    if (sfd < 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_SIGNALS, errno);
 
     pid_t command = _Fork();
     if (command < 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_FORK, errno);
     if (command == 0) airlock_command_main(spec, errfd);
 
-    // The init holds nothing: its copy of the error pipe would hide the command's exec from the
-    // parent, and inherited pipes would hide EOF from their readers.
-    syscall(SYS_close_range, 0, ~0U, 0);
+    // The init holds nothing but these two: its copy of the error pipe would hide the command's
+    // exec from the parent, and inherited pipes would hide EOF from their readers.
+    int held[2] = { sfd, life };
+    if (airlock_close_all_but(held, 2) != 0) _exit(127);
+    const int relays = (spec->flags & AIRLOCK_SPAWN_LIFE_SIGNALS) != 0;
 
     for (;;) {
-        siginfo_t info;
-        int sig = sigwaitinfo(&waitset, &info);
-        if (sig < 0) continue;
-        if (sig != SIGCHLD) { kill(command, sig); continue; }
+        struct pollfd p[2] = { { sfd, POLLIN, 0 }, { life, (short)(relays ? POLLIN : 0), 0 } };
+        if (poll(p, life >= 0 ? 2 : 1, -1) < 0) continue;
+        if (p[1].revents & POLLIN) {
+            unsigned char msg[16];
+            ssize_t n = recv(life, msg, sizeof msg, MSG_DONTWAIT);
+            if (n == 0) _exit(137);  // the launcher is gone: so is everything here
+            if (n == 1 && (msg[0] == SIGINT || msg[0] == SIGTERM || msg[0] == SIGHUP)) kill(command, msg[0]);
+        } else if (p[1].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+            _exit(137);
+        }
+        if (!(p[0].revents & POLLIN)) continue;
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si) continue;
+        if (si.ssi_signo != SIGCHLD) { kill(command, (int)si.ssi_signo); continue; }
         for (;;) {
             int status;
-            pid_t p = waitpid(-1, &status, WNOHANG);
-            if (p <= 0) break;
-            if (p == command) {
+            pid_t r = waitpid(-1, &status, WNOHANG);
+            if (r <= 0) break;
+            if (r == command) {
+                int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                if (relays) (void)send(life, &code, sizeof code, MSG_NOSIGNAL | MSG_DONTWAIT);
                 // Exiting makes the kernel kill everything left in the namespace.
-                _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+                _exit(code);
             }
         }
     }

@@ -92,14 +92,16 @@ struct AgentProcessTests {
         let (out, status) = try runCapturing(spec(["ls", "/proc/self/fd"], in: s.namespace))
         #expect(status == .exited(0))
         #expect(out.split(separator: "\n") == ["0", "1", "2", "3"], "\(out)")
-        // Seen from outside: the command holds 0, 1, 2 and the init holds nothing at all (an
+        // Seen from outside: the command holds 0, 1, 2 and the init only its signalfd (an
         // inherited pipe end in the init would hide EOF from its reader).
         let p = try AgentProcess.spawn(spec(["sleep", "100"], in: s.namespace))
         defer { p.kill(); _ = p.wait() }
         let children = try String(contentsOfFile: "/proc/\(p.pid)/task/\(p.pid)/children", encoding: .utf8)
         let command = try #require(Int32(children.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(command)/fd").sorted() == ["0", "1", "2"])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(p.pid)/fd").isEmpty)
+        let initFDs = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(p.pid)/fd")
+        #expect(initFDs.count == 1, "\(initFDs)")
+        #expect(try initFDs.map { try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(p.pid)/fd/\($0)") } == ["anon_inode:[signalfd]"])
     }
 
     @Test func runsInTheGivenNetworkNamespace() throws {

@@ -39,7 +39,7 @@ struct SpawnErrorTests {
         defer { argv.deallocate() }
         argv[0] = path; argv[1] = nil
         c.path = UnsafePointer(path); c.argv = UnsafePointer(argv); c.envp = UnsafePointer(argv + 1)
-        c.netns_fd = 0; c.mntns_fd = -1; c.cwd_fd = -1; c.exec_fd = -1; c.stdio = (-1, -1, -1)
+        c.netns_fd = 0; c.mntns_fd = -1; c.cwd_fd = -1; c.exec_fd = -1; c.life_fd = -1; c.stdio = (-1, -1, -1)
         var pidfd: Int32 = 0, stage: Int32 = 0, code: Int32 = 0
         for (uid, gid) in [(UInt32(0), UInt32(1)), (1, 0)] {
             c.uid = uid; c.gid = gid

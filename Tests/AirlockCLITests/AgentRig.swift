@@ -173,12 +173,13 @@ final class AgentRig: @unchecked Sendable {  // set up in init, then only read
         return String(fields[1].trimmingCharacters(in: .whitespaces).split(separator: "@")[0])
     }
 
-    /// Processes whose command line contains `marker`.
-    static func processes(containing marker: String) -> [Int32] {
+    /// Processes whose command line starts with `prefix` (so `airlock run -- sleep N`, whose
+    /// command line only contains it, is not one of them).
+    static func processes(startingWith prefix: String) -> [Int32] {
         let me = getpid()
         return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }.filter { pid in
             guard pid != me, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            return String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\0", with: " ").contains(marker)
+            return String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\0", with: " ").hasPrefix(prefix)
         }
     }
 

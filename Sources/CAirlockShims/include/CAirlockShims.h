@@ -68,14 +68,24 @@ int airlock_netns_probe(void);
 //                                                        └─fork──▶ command (pid 2), execve
 //
 // The init enters the namespaces, drops every privilege (so nothing in the new PID namespace is
-// privileged), sets PR_SET_PDEATHSIG(SIGKILL), forks the command, reaps every orphan, forwards
-// SIGTERM/SIGINT/SIGHUP to the command and exits with its status (128+N when signal N killed it).
-// When the init dies the kernel kills everything else in its PID namespace.
+// privileged), forks the command, reaps every orphan, forwards SIGTERM/SIGINT/SIGHUP to the
+// command and exits with its status (128+N when signal N killed it). When the init dies the
+// kernel kills everything else in its PID namespace.
+//
+// What ends the tree besides the command's exit: without a lifeline, the death of the spawning
+// thread (PR_SET_PDEATHSIG(SIGKILL)); with a lifeline (`life_fd`, one end of a socket pair whose
+// other end the launcher holds), the launcher closing its end, whoever else dies. Through a
+// lifeline with AIRLOCK_SPAWN_LIFE_SIGNALS the launcher also sends signals to forward (one byte
+// per message: SIGINT, SIGTERM or SIGHUP), and the init reports the command's status (an int,
+// the init's own exit code) as its last message. Without that flag the init only watches for the
+// launcher to go.
 
 /// Flags for `airlock_spawn_spec.flags`.
 #define AIRLOCK_SPAWN_NEW_SESSION 0x1u
 /// Lets uid 0 or gid 0 through; for tests of the refusal only. Never set by product code.
 #define AIRLOCK_SPAWN_ALLOW_ROOT 0x2u
+/// The lifeline carries signals in and the exit status out (see above).
+#define AIRLOCK_SPAWN_LIFE_SIGNALS 0x4u
 
 /// The step that failed, written by the child to the error pipe with its errno.
 enum airlock_spawn_stage {
@@ -114,6 +124,7 @@ struct airlock_spawn_spec {
                                ///< `path` (a binary the agent user may run but not reach by path)
     int netns_fd;              ///< required: the agent's network namespace
     int mntns_fd;              ///< a mount namespace to enter, or -1
+    int life_fd;               ///< the lifeline (see above), or -1 for PR_SET_PDEATHSIG
     int stdio[3];              ///< become 0, 1, 2 of the command; -1 means /dev/null
     uid_t uid;
     gid_t gid;
