@@ -89,7 +89,8 @@ public final class Libp2pConnection {
         handshakeTimer = loop.schedule(after: .milliseconds(Int64(host.config.handshakeTimeout * 1000))) { [weak self] in
             guard let self, !self.isEstablished else { return }
             self.handshakeTimer = nil
-            self.fail(SessionError(.handshake, "handshake timed out after \(self.host.config.handshakeTimeout) s"))
+            self.fail(SessionError(.handshake, "handshake timed out after \(self.host.config.handshakeTimeout) s"),
+                      counting: \.handshakeTimeouts)
         }
         writeWire()
     }
@@ -130,7 +131,8 @@ public final class Libp2pConnection {
         loop.schedule(after: .milliseconds(Int64(host.config.stalledOutputTimeout * 1000))) { [weak self, weak t] in
             guard let self, let t, self.readHeld, !self.isClosed else { return }
             guard t.bytesWritten == written else { return self.watchStalledOutput(t, written: t.bytesWritten) }
-            self.fail(SessionError(.protocolViolation, "remote took no output for \(self.host.config.stalledOutputTimeout) s"))
+            self.fail(SessionError(.protocolViolation, "remote took no output for \(self.host.config.stalledOutputTimeout) s"),
+                      counting: \.stalledOutputCloses)
         }
     }
 
@@ -167,6 +169,7 @@ public final class Libp2pConnection {
         switch event {
         case .inboundStream(let id):
             guard negotiating < host.config.maxNegotiatingStreams else {
+                host.stats.streamsRefusedNegotiatingCap += 1
                 session.yamux?.reset(stream: id)
                 return
             }
@@ -177,9 +180,10 @@ public final class Libp2pConnection {
             let hello = l.start()
             s.listener = l
             writeRaw(stream: id, hello)
-            s.negotiationTimer = loop.schedule(after: .milliseconds(Int64(host.config.messageTimeout * 1000))) { [weak s] in
-                guard let s, s.listener != nil else { return }
+            s.negotiationTimer = loop.schedule(after: .milliseconds(Int64(host.config.messageTimeout * 1000))) { [weak self, weak s] in
+                guard let self, let s, s.listener != nil else { return }
                 s.negotiationTimer = nil
+                self.host.stats.negotiationTimeouts += 1
                 s.reset()
             }
         case .data(let id, let raw):
@@ -279,9 +283,10 @@ public final class Libp2pConnection {
         s.dialer = d
         if lazy { s.protocolID = protocolID } else { s.negotiated = completion }
         let limit = timeout ?? host.config.messageTimeout
-        s.negotiationTimer = loop.schedule(after: .milliseconds(Int64(limit * 1000))) { [weak s] in
-            guard let s, s.dialer != nil else { return }
+        s.negotiationTimer = loop.schedule(after: .milliseconds(Int64(limit * 1000))) { [weak self, weak s] in
+            guard let self, let s, s.dialer != nil else { return }
             s.negotiationTimer = nil
+            self.host.stats.negotiationTimeouts += 1
             s.dialer = nil
             let cb = s.negotiated; s.negotiated = nil
             s.reset()
@@ -398,8 +403,11 @@ public final class Libp2pConnection {
         teardown(reason)
     }
 
-    private func fail(_ error: SessionError) {
+    /// Ends the connection on `error`, counted under `counter`, or by default as a failed
+    /// handshake or a failed session depending on how far it got.
+    private func fail(_ error: SessionError, counting counter: WritableKeyPath<HostCounters, Int>? = nil) {
         guard !isClosed else { return }
+        host.stats[keyPath: counter ?? (isEstablished ? \.sessionsFailed : \.handshakesFailed)] += 1
         host.logger.debug("connection_failed", ["conn": id, "peer": isEstablished ? remotePeer.description : "-", "reason": error.message])
         let cb = onEstablished; onEstablished = nil
         writeWire()  // a GoAway, if the session queued one

@@ -63,7 +63,7 @@ extension RelayTests.RelayHostileTests {
                             // Both sockets gone: the relay cut its end, and ours saw the reset.
                             lab.relayHost.connections.isEmpty && loop.registrationCount == registrations && peer.isClosedByRelay
                         }) {
-                            facts.append("cut: \(c.closeReason ?? "-")")
+                            facts.append("cut: \(c.closeReason ?? "-") counted \(lab.relay.counters.host.stalledOutputCloses)")
                             peer.close()
                             done(.success(facts.joined(separator: "; ")))
                         }
@@ -86,7 +86,7 @@ extension RelayTests.RelayHostileTests {
             }
             #expect(result.hasPrefix("relay stopped reading true after "))
             #expect(result.hasSuffix(" MiB; queued bounded true heap bounded true; served while connected true; "
-                + "cut: remote took no output for 1.0 s"))
+                + "cut: remote took no output for 1.0 s counted 1"))
         }
     }
 }

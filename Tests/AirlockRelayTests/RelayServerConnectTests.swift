@@ -187,7 +187,9 @@ extension RelayTests {
                                         lab.ask(c, .connect(to: lab.peer("svc"))) { b, _ in
                                             // client → svc2 has no max_circuits.
                                             lab.ask(c, .connect(to: lab.peer("svc2"))) { d, _ in
-                                                done(.success("\(a.status!) \(b.status!) \(d.status!)"))
+                                                let k = lab.relay.counters
+                                                done(.success("\(a.status!) \(b.status!) \(d.status!) caps total \(k.circuitsRefusedTotalCap) "
+                                                    + "peer \(k.circuitsRefusedPeerCap) policy \(k.circuitsRefusedPolicyCap)"))
                                             }
                                         }
                                     }
@@ -197,7 +199,7 @@ extension RelayTests {
                     }
                 }
             }
-            #expect(result == "OK RESOURCE_LIMIT_EXCEEDED OK")
+            #expect(result == "OK RESOURCE_LIMIT_EXCEEDED OK caps total 0 peer 0 policy 1")
         }
 
         @Test func targetWithoutStopHandlerGivesConnectionFailed() async throws {
@@ -229,8 +231,10 @@ extension RelayTests {
                                     s1.reset()
                                     lab.eventually("first circuit closed", { lab.relay.circuits.isEmpty }) {
                                         lab.ask(c, .connect(to: lab.peer("svc"))) { third, _ in
+                                            let k = lab.relay.counters
                                             done(.success("\(first.status!) \(second.status!) \(third.status!) live \(live) "
-                                                + "closed \(lab.logs.lines("circuit_closed", "reason=\"source reset\"").count)"))
+                                                + "closed \(lab.logs.lines("circuit_closed", "reason=\"source reset\"").count) "
+                                                + "caps total \(k.circuitsRefusedTotalCap) peer \(k.circuitsRefusedPeerCap) policy \(k.circuitsRefusedPolicyCap)"))
                                         }
                                     }
                                 }
@@ -239,7 +243,7 @@ extension RelayTests {
                     }
                 }
             }
-            #expect(result == "OK RESOURCE_LIMIT_EXCEEDED OK live 1 closed 1")
+            #expect(result == "OK RESOURCE_LIMIT_EXCEEDED OK live 1 closed 1 caps total 0 peer 1 policy 0")
         }
     }
 }
