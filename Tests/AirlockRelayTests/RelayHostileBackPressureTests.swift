@@ -89,6 +89,76 @@ extension RelayTests.RelayHostileTests {
                 + "cut: remote took no output for 1.0 s counted 1"))
         }
 
+        /// The same attack one layer up, on a relayed connection: the client pings the service
+        /// through a circuit and never grants credit for the answers. The service's connection
+        /// has no socket to stop reading, so it must withhold the circuit stream's credit once
+        /// its output passes the read-hold mark: its queued output stays near the mark while the
+        /// client's pings stop getting through, the relay stays out of it (one window at most),
+        /// and the service cuts the connection once the client took nothing for
+        /// `stalledOutputTimeout`.
+        @Test func peerThatNeverReadsARelayedConnectionCannotGrowItsTargetsOutput() async throws {
+            let target = 4 << 20
+            let result: String = try await onLoop(timeout: .seconds(60)) { loop, done in
+                let lab = Lab(loop: loop, done: done)
+                var facts: [String] = []
+                lab.connect("svc") { h, reserved in
+                    h.config.connectionReadHold = 256 * 1024
+                    h.config.stalledOutputTimeout = 1
+                    let hold = h.config.connectionReadHold
+                    lab.serveStop(on: h) { _, s in
+                        s.send(StopMessage.status(.ok).framed())
+                        h.upgrade(stream: s, asDialer: false, expect: lab.peer("client")) { _ in }
+                    }
+                    lab.ask(reserved, .reserve) { _, _ in
+                        lab.connect("client") { _, c in
+                            lab.ask(c, .connect(to: lab.peer("svc"))) { a, hop in
+                                guard a.status == .ok else { return lab.fail("connect: \(a.status!)") }
+                                let peer = RelayedRawPeer(hop, expect: lab.peer("svc"), identity: lab.keys["client"]!)
+                                var pings: [UInt8] = []
+                                while pings.count < 60_000 { pings += Frame.ping(7) }
+                                var sent = 0
+                                var progressAt = MonotonicTime.now()
+                                var peak = 0
+                                func pump() {
+                                    while sent < target && peer.unsent < 64 * 1024 && hop.isOpen {
+                                        peer.inject(pings)
+                                        sent += pings.count
+                                        progressAt = .now()
+                                    }
+                                }
+                                func watch(_ inner: Libp2pConnection) {
+                                    peak = max(peak, lab.relayQueued(inner))
+                                    let stuck = MonotonicTime.now() > progressAt.advanced(by: .milliseconds(200))
+                                    guard sent >= target || stuck || inner.isClosed else {
+                                        lab.after(0.01) { watch(inner) }
+                                        return
+                                    }
+                                    facts.append("pings held back \(stuck && sent < target) queued bounded \(peak <= hold + 256 * 1024) "
+                                        + "relay pending bounded \((lab.relay.circuitsByID.values.first?.up.peakPending ?? -1) <= 256 * 1024)")
+                                    lab.eventually("the service cuts the silent peer", { inner.isClosed }) {
+                                        facts.append("cut: \(inner.closeReason ?? "-") counted \(h.counters.stalledOutputCloses)")
+                                        lab.honestRoundTrip { facts.append($0); done(.success(facts.joined(separator: "; "))) }
+                                    }
+                                }
+                                peer.onEstablished = { peer.roundTrip {
+                                    guard let inner = h.connections.values.first(where: { $0.isRelayed && $0.isEstablished }) else {
+                                        return lab.fail("no relayed connection at the service")
+                                    }
+                                    // From now on the answers are never taken.
+                                    peer.reading = false
+                                    peer.onWritable = { pump() }
+                                    pump()
+                                    watch(inner)
+                                } }
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(result == "pings held back true queued bounded true relay pending bounded true; "
+                + "cut: remote took no output for 1.0 s counted 1; served")
+        }
+
         /// Two streams on one relayed connection (the shim's shape: one connection per service,
         /// a stream per TCP connection). The target stops reading one of them: that stream's
         /// sender stops at its own window while the other stream carries 4 MiB to the end; once

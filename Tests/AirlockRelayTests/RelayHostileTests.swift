@@ -147,6 +147,73 @@ final class RawPeer {
     func close() { tcp.close() }
 }
 
+/// `RawPeer`'s counterpart over a circuit: the dialer's side of a relayed connection, run by hand
+/// over the hop stream that CONNECT returned, so the test decides when to stop granting the
+/// relay credit (`reading = false`) while it goes on sending.
+final class RelayedRawPeer {
+    let stream: Libp2pStream
+    let session: SecureSession
+    /// Return credit for what arrives; false stops the far end's output at one window.
+    var reading = true
+    var onEstablished: (() -> Void)?
+    /// The hop stream took more after a short write.
+    var onWritable: (() -> Void)?
+    private var onPong: ((UInt32) -> Void)?
+
+    init(_ s: Libp2pStream, expect: PeerID, identity: Ed25519PrivateKey) {
+        stream = s
+        session = SecureSession(role: .dialer(expectedPeer: expect), identity: identity,
+                                yamuxConfig: YamuxConfig(maxPendingOutbound: 1 << 20))
+        s.onData = { [unowned self] raw in
+            if reading { stream.consume(raw.count) }
+            do {
+                try session.receive(raw) { event in
+                    switch event {
+                    case .established: self.onEstablished?()
+                    case .stream(.pong(let v)): self.onPong?(v)
+                    case .stream(.data(let id, let chunk)): self.yamux.consumed(stream: id, chunk.count)
+                    case .stream: break
+                    }
+                }
+            } catch {}
+            flush()
+        }
+        s.onWritable = { [unowned self] in pushWire(); onWritable?() }
+        session.start()
+        pushWire()
+    }
+
+    var yamux: YamuxSession { session.yamux! }
+    /// Encrypted bytes the hop stream has not taken yet.
+    var unsent: Int { session.wireCount }
+
+    func flush() {
+        try? session.flush()
+        pushWire()
+    }
+
+    private func pushWire() {
+        session.drainWire { raw in stream.write(raw) }
+    }
+
+    /// Sends crafted yamux bytes, encrypted like any frame of this session.
+    func inject(_ plain: [UInt8]) {
+        yamux.out.append(contentsOf: plain)
+        flush()
+    }
+
+    /// Pings and calls `then` once the answer came back.
+    func roundTrip(_ then: @escaping () -> Void) {
+        let value = yamux.ping()
+        flush()
+        onPong = { [unowned self] v in
+            guard v == value else { return }
+            onPong = nil
+            then()
+        }
+    }
+}
+
 /// Yamux frame bytes for crafted input.
 enum Frame {
     static func header(_ type: YamuxFrameType, _ flags: YamuxFlags, _ id: UInt32, _ length: UInt32) -> [UInt8] {
