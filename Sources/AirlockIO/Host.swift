@@ -50,6 +50,8 @@ public final class Host {
     private var listeners: [TCPListener] = []
     private var nextID: UInt64 = 1
     private var handshaking = 0
+    /// Counts kept as they happen; live connections' yamux refusals are added by `counters`.
+    var stats = HostCounters()
 
     /// Called for every established connection (inbound, outbound, relayed).
     public var onConnection: ((Libp2pConnection) -> Void)?
@@ -104,8 +106,15 @@ public final class Host {
     }
 
     private func accepted(_ socket: Socket, admit: ((Libp2pConnection) -> Bool)?) {
-        guard connections.count < config.maxConnections, handshaking < config.maxHandshaking else {
+        guard connections.count < config.maxConnections else {
+            stats.connectionsRefusedConnectionCap += 1
             logger.warn("connection_refused", ["reason": "connection cap reached"])
+            socket.close()
+            return
+        }
+        guard handshaking < config.maxHandshaking else {
+            stats.connectionsRefusedHandshakingCap += 1
+            logger.warn("connection_refused", ["reason": "handshaking cap reached"])
             socket.close()
             return
         }
@@ -187,6 +196,7 @@ public final class Host {
 
     func connectionClosed(_ c: Libp2pConnection) {
         guard connections.removeValue(forKey: c.id) != nil else { return }
+        stats.streamsRefusedStreamCap += c.session.yamux?.inboundStreamsRefusedByCap ?? 0
         if c.countedHandshake { handshaking -= 1; c.countedHandshake = false }
         if c.isEstablished {
             if var ids = byPeer[c.remotePeer] {
@@ -204,6 +214,13 @@ public final class Host {
     }
 
     public func connection(id: UInt64) -> Libp2pConnection? { connections[id] }
+
+    /// What the caps and timeouts did so far (a snapshot; walks the live connections).
+    public var counters: HostCounters {
+        var c = stats
+        for conn in connections.values { c.streamsRefusedStreamCap += conn.session.yamux?.inboundStreamsRefusedByCap ?? 0 }
+        return c
+    }
 
     /// Closes every listener and connection.
     public func shutdown() {

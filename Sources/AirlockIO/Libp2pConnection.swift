@@ -9,7 +9,8 @@ import AirlockWire
 /// **Thread:** its loop only. **Output** is batched: stream writes go into the yamux session and
 /// one flush per loop turn encrypts them and writes the result (`scheduleFlush`). **Back-pressure:**
 /// while the transport cannot take more, stream writes get no window from us (`sendWindow` is 0),
-/// so each stream's sender waits on its own credit; reads never stop.
+/// so each stream's sender waits on its own credit; reads stop only when a remote that does not
+/// take our output lets it pass `connectionReadHold` (`holdReadsIfBackedUp`).
 public final class Libp2pConnection {
     public enum Transport {
         case tcp(TCPConnection)
@@ -39,6 +40,8 @@ public final class Libp2pConnection {
     private var flushScheduled = false
     /// Reading is paused because the remote does not take our output (`holdReadsIfBackedUp`).
     private var readHeld = false
+    /// Relayed: bytes received while reads are held, whose credit goes back on release.
+    private var withheldCredit = 0
     private var handshakeTimer: TimerID?
     var onEstablished: ((Result<Libp2pConnection, SessionError>) -> Void)?
     /// Called once when the connection is gone (after every stream ended).
@@ -79,17 +82,18 @@ public final class Libp2pConnection {
             tcp.onClose = { err in self.transportClosed(err.map { "\($0)" }) }
         case .stream(let s):
             s.onData = { raw in
-                s.consume(raw.count)
+                if self.readHeld { self.withheldCredit += raw.count } else { s.consume(raw.count) }
                 self.received(raw)
             }
             s.onRemoteClose = { self.close(reason: "relayed stream closed") }
-            s.onWritable = { self.writeWire() }
+            s.onWritable = { self.writeWire() }  // which also ends a read hold
             s.onEnd = { how in if how != .closed { self.transportClosed("relayed stream \(how)") } else { self.transportClosed(nil) } }
         }
         handshakeTimer = loop.schedule(after: .milliseconds(Int64(host.config.handshakeTimeout * 1000))) { [weak self] in
             guard let self, !self.isEstablished else { return }
             self.handshakeTimer = nil
-            self.fail(SessionError(.handshake, "handshake timed out after \(self.host.config.handshakeTimeout) s"))
+            self.fail(SessionError(.handshake, "handshake timed out after \(self.host.config.handshakeTimeout) s"),
+                      counting: \.handshakeTimeouts)
         }
         writeWire()
     }
@@ -105,7 +109,10 @@ public final class Libp2pConnection {
             return
         }
         scheduleFlush()
-        if case .tcp(let t) = transport { holdReadsIfBackedUp(t) }
+        switch transport {
+        case .tcp(let t): holdReadsIfBackedUp(t)
+        case .stream: holdCreditIfBackedUp()
+        }
     }
 
     /// A remote that provokes answers (pings, stream opens) but never reads them would grow our
@@ -121,16 +128,40 @@ public final class Libp2pConnection {
         guard !isClosed, !t.isWritable, t.state == .open else { return }
         readHeld = true
         t.pauseReading()
-        watchStalledOutput(t, written: t.bytesWritten)
+        watchStalledOutput(written: outputTaken)
+    }
+
+    /// The same bound for a relayed connection, which has no socket to stop reading: past
+    /// `connectionReadHold` bytes still queued after a flush, the credit of what arrives is
+    /// withheld, so the remote can send at most the window it already holds. `writeWire` ends
+    /// the hold once the queue is down to a quarter of the mark.
+    private func holdCreditIfBackedUp() {
+        guard !isClosed, !readHeld, queuedForTransport >= host.config.connectionReadHold else { return }
+        flush()
+        guard !isClosed, queuedForTransport >= host.config.connectionReadHold else { return }
+        readHeld = true
+        watchStalledOutput(written: outputTaken)
+    }
+
+    /// Bytes queued for the transport above the TCP layer: yamux output and encrypted wire.
+    private var queuedForTransport: Int { session.wireCount + pendingMuxerOutput }
+
+    /// Bytes the transport has taken so far (written to the socket, or sent on the stream).
+    private var outputTaken: UInt64 {
+        switch transport {
+        case .tcp(let t): return t.bytesWritten
+        case .stream(let s): return s.bytesOut
+        }
     }
 
     /// While reads are held, the remote must keep taking output; one that takes nothing for
     /// `stalledOutputTimeout` is closed.
-    private func watchStalledOutput(_ t: TCPConnection, written: UInt64) {
-        loop.schedule(after: .milliseconds(Int64(host.config.stalledOutputTimeout * 1000))) { [weak self, weak t] in
-            guard let self, let t, self.readHeld, !self.isClosed else { return }
-            guard t.bytesWritten == written else { return self.watchStalledOutput(t, written: t.bytesWritten) }
-            self.fail(SessionError(.protocolViolation, "remote took no output for \(self.host.config.stalledOutputTimeout) s"))
+    private func watchStalledOutput(written: UInt64) {
+        loop.schedule(after: .milliseconds(Int64(host.config.stalledOutputTimeout * 1000))) { [weak self] in
+            guard let self, self.readHeld, !self.isClosed else { return }
+            guard self.outputTaken == written else { return self.watchStalledOutput(written: self.outputTaken) }
+            self.fail(SessionError(.protocolViolation, "remote took no output for \(self.host.config.stalledOutputTimeout) s"),
+                      counting: \.stalledOutputCloses)
         }
     }
 
@@ -167,6 +198,7 @@ public final class Libp2pConnection {
         switch event {
         case .inboundStream(let id):
             guard negotiating < host.config.maxNegotiatingStreams else {
+                host.stats.streamsRefusedNegotiatingCap += 1
                 session.yamux?.reset(stream: id)
                 return
             }
@@ -177,9 +209,10 @@ public final class Libp2pConnection {
             let hello = l.start()
             s.listener = l
             writeRaw(stream: id, hello)
-            s.negotiationTimer = loop.schedule(after: .milliseconds(Int64(host.config.messageTimeout * 1000))) { [weak s] in
-                guard let s, s.listener != nil else { return }
+            s.negotiationTimer = loop.schedule(after: .milliseconds(Int64(host.config.messageTimeout * 1000))) { [weak self, weak s] in
+                guard let self, let s, s.listener != nil else { return }
                 s.negotiationTimer = nil
+                self.host.stats.negotiationTimeouts += 1
                 s.reset()
             }
         case .data(let id, let raw):
@@ -279,9 +312,10 @@ public final class Libp2pConnection {
         s.dialer = d
         if lazy { s.protocolID = protocolID } else { s.negotiated = completion }
         let limit = timeout ?? host.config.messageTimeout
-        s.negotiationTimer = loop.schedule(after: .milliseconds(Int64(limit * 1000))) { [weak s] in
-            guard let s, s.dialer != nil else { return }
+        s.negotiationTimer = loop.schedule(after: .milliseconds(Int64(limit * 1000))) { [weak self, weak s] in
+            guard let self, let s, s.dialer != nil else { return }
             s.negotiationTimer = nil
+            self.host.stats.negotiationTimeouts += 1
             s.dialer = nil
             let cb = s.negotiated; s.negotiated = nil
             s.reset()
@@ -371,6 +405,12 @@ public final class Libp2pConnection {
             session.drainWire { raw in t.write(raw); return raw.count }
         case .stream(let s):
             session.drainWire { raw in s.write(raw) }
+            if readHeld, !isClosed, queuedForTransport <= host.config.connectionReadHold / 4 {
+                readHeld = false
+                let n = withheldCredit
+                withheldCredit = 0
+                s.consume(n)
+            }
         }
         if transportWritable && !blockedWriters.isEmpty { wakeBlockedWriters() }
     }
@@ -398,8 +438,11 @@ public final class Libp2pConnection {
         teardown(reason)
     }
 
-    private func fail(_ error: SessionError) {
+    /// Ends the connection on `error`, counted under `counter`, or by default as a failed
+    /// handshake or a failed session depending on how far it got.
+    private func fail(_ error: SessionError, counting counter: WritableKeyPath<HostCounters, Int>? = nil) {
         guard !isClosed else { return }
+        host.stats[keyPath: counter ?? (isEstablished ? \.sessionsFailed : \.handshakesFailed)] += 1
         host.logger.debug("connection_failed", ["conn": id, "peer": isEstablished ? remotePeer.description : "-", "reason": error.message])
         let cb = onEstablished; onEstablished = nil
         writeWire()  // a GoAway, if the session queued one

@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockIO
 import AirlockWire
 
 /// A snapshot of what the relay has done since `start()`, for metrics and `airlock status`
@@ -20,6 +21,12 @@ public struct RelayCounters: Sendable, Equatable {
     public var circuitsOpened = 0
     /// CONNECT requests refused, by the status sent (`NO_RESERVATION`, `PERMISSION_DENIED`, …).
     public var circuitsRefused: [String: Int] = [:]
+    /// CONNECTs refused with RESOURCE_LIMIT_EXCEEDED, by the cap that was full: `maxCircuits`
+    /// (in total), `maxCircuitsPerPeer` (the source or the target), or a policy `max_circuits`
+    /// (the agent's or the rule's).
+    public var circuitsRefusedTotalCap = 0
+    public var circuitsRefusedPeerCap = 0
+    public var circuitsRefusedPolicyCap = 0
     /// Circuits that ended after the splice.
     public var circuitsClosed = 0
 
@@ -35,7 +42,39 @@ public struct RelayCounters: Sendable, Equatable {
     /// CONNECTs failed because the target did not answer STOP within `stopAnswerTimeout`.
     public var stopAnswerTimeouts = 0
 
+    /// The relay host's connection caps and timeouts (handshakes, connection and stream caps).
+    public var host = HostCounters()
+
     public init() {}
+
+    /// Every counter under its stable snake_case name, in a fixed order; counts by reason or
+    /// status appear once per key seen, as `name.key` (`reservations_refused.ip-cap`).
+    public var named: [(name: String, value: UInt64)] {
+        func byKey(_ name: String, _ d: [String: Int]) -> [(name: String, value: UInt64)] {
+            d.keys.sorted().map { ("\(name).\($0)", UInt64(d[$0]!)) }
+        }
+        var out: [(name: String, value: UInt64)] = [
+            ("reservations_live", UInt64(reservationsLive)),
+            ("reservations_granted", UInt64(reservationsGranted)),
+        ]
+        out += byKey("reservations_refused", reservationsRefused)
+        out += byKey("reservations_ended", reservationsEnded)
+        out += [("circuits_live", UInt64(circuitsLive)), ("circuits_opened", UInt64(circuitsOpened))]
+        out += byKey("circuits_refused", circuitsRefused)
+        out += [
+            ("circuits_refused_total_cap", UInt64(circuitsRefusedTotalCap)),
+            ("circuits_refused_peer_cap", UInt64(circuitsRefusedPeerCap)),
+            ("circuits_refused_policy_cap", UInt64(circuitsRefusedPolicyCap)),
+            ("circuits_closed", UInt64(circuitsClosed)),
+            ("bytes_up", bytesUp),
+            ("bytes_down", bytesDown),
+            ("hop_streams_refused_in_flight", UInt64(hopStreamsRefusedInFlight)),
+            ("message_timeouts", UInt64(messageTimeouts)),
+            ("stop_answer_timeouts", UInt64(stopAnswerTimeouts)),
+        ]
+        out += host.named.map { ($0.name, UInt64($0.value)) }
+        return out
+    }
 }
 
 /// One live circuit, for `airlock status`.

@@ -19,7 +19,10 @@ extension RelayServer {
             return refuseConnect(x, .noReservation, target: target, "no-reservation", "target holds no live reservation")
         }
         let slot = circuitSlot(source: source, target: target, decision: decision)
-        if let cap = capReached(slot) { return refuseConnect(x, .resourceLimitExceeded, target: target, "circuit-cap", cap) }
+        if let (cap, text) = capReached(slot) {
+            stats[keyPath: cap] += 1
+            return refuseConnect(x, .resourceLimitExceeded, target: target, "circuit-cap", text)
+        }
         // Never dial, never use another connection to the target (design §2 invariant 5).
         guard let targetConn = host.connection(id: entry.connection), !targetConn.isClosed, targetConn.isEstablished,
               targetConn.remotePeer == target else {
@@ -127,14 +130,18 @@ extension RelayServer {
         return CircuitSlot(source: source, target: target, agentKey: agentKey, agentCap: agentCap, ruleKey: ruleKey, ruleCap: ruleCap)
     }
 
-    /// Which cap `slot` would break, if any.
-    private func capReached(_ slot: CircuitSlot) -> String? {
-        if circuitTotal >= config.maxCircuits { return "\(config.maxCircuits) circuits in total" }
+    /// Which cap `slot` would break, if any: its counter and a description.
+    private func capReached(_ slot: CircuitSlot) -> (WritableKeyPath<RelayCounters, Int>, String)? {
+        if circuitTotal >= config.maxCircuits { return (\.circuitsRefusedTotalCap, "\(config.maxCircuits) circuits in total") }
         for p in Set([slot.source, slot.target]) where circuitsPerPeer[p, default: 0] >= config.maxCircuitsPerPeer {
-            return "\(config.maxCircuitsPerPeer) circuits for peer \(p)"
+            return (\.circuitsRefusedPeerCap, "\(config.maxCircuitsPerPeer) circuits for peer \(p)")
         }
-        if let k = slot.agentKey, circuitsPerKey[k, default: 0] >= slot.agentCap { return "max_circuits \(slot.agentCap) for \(k)" }
-        if let k = slot.ruleKey, circuitsPerKey[k, default: 0] >= slot.ruleCap { return "max_circuits \(slot.ruleCap) for \(k)" }
+        if let k = slot.agentKey, circuitsPerKey[k, default: 0] >= slot.agentCap {
+            return (\.circuitsRefusedPolicyCap, "max_circuits \(slot.agentCap) for \(k)")
+        }
+        if let k = slot.ruleKey, circuitsPerKey[k, default: 0] >= slot.ruleCap {
+            return (\.circuitsRefusedPolicyCap, "max_circuits \(slot.ruleCap) for \(k)")
+        }
         return nil
     }
 

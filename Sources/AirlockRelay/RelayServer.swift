@@ -105,6 +105,7 @@ public final class RelayServer {
 
     public var counters: RelayCounters {
         var c = stats
+        c.host = host.counters
         c.reservationsLive = table.count
         c.circuitsLive = circuitsByID.count
         c.bytesUp = closedBytesUp

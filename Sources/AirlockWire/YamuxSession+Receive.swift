@@ -83,6 +83,7 @@ extension YamuxSession {
             guard streams[id] == nil else { throw fail(.duplicateStream(id)) }
             if localGoneAway || inboundCount >= config.maxInboundStreams {
                 // Refuse this stream only (wire.md §4.2, §4.5); its body, if any, is skipped.
+                if !localGoneAway { inboundStreamsRefusedByCap += 1 }
                 appendHeader(.windowUpdate, .rst, id, 0)
                 if isData { skipBody(h.length) }
                 return

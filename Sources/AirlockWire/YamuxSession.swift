@@ -32,6 +32,8 @@ public final class YamuxSession {
     public internal(set) var remoteGoneAway = false
     /// Set on the first fatal error; every later `receive` throws it again.
     public internal(set) var failure: YamuxError?
+    /// Streams the remote opened beyond `config.maxInboundStreams`, each answered with RST.
+    public internal(set) var inboundStreamsRefusedByCap = 0
 
     // Receive state: a partial header, or the remaining body of the current Data frame.
     var headerBytes = [UInt8](repeating: 0, count: YamuxFrame.headerSize)

@@ -16,7 +16,6 @@ import AirlockPolicy
 final class RawPeer {
     let tcp: TCPConnection
     let session: SecureSession
-    let opened = MonotonicTime.now()
     private(set) var established = false
     /// The relay closed the TCP connection (EOF or error), and when.
     private(set) var closedAt: MonotonicTime?
@@ -31,7 +30,12 @@ final class RawPeer {
     var onEstablished: (() -> Void)?
     var onClosed: (() -> Void)?
     var onPong: ((UInt32) -> Void)?
+    /// Bytes read while `handshake()` was not called (a handshake driven by hand).
+    var onRawRead: ((UnsafeRawBufferPointer) -> Void)?
     private var handshaking = false
+    /// What the relay sent before `handshake()` with no `onRawRead` to take it (its multistream
+    /// header, sent at once): fed to the session when the handshake starts.
+    private var early: [UInt8] = []
 
     /// Connects at once; call `handshake()` to run the honest upgrade, or write what you like.
     init(lab: Lab, identity: Ed25519PrivateKey = Ed25519PrivateKey(),
@@ -50,11 +54,25 @@ final class RawPeer {
         handshaking = true
         session.start()
         pushWire()
+        if !early.isEmpty {
+            var bytes = early
+            early = []
+            // Mutable storage: the session may decrypt what it is fed in place.
+            bytes.withUnsafeMutableBytes { feed(UnsafeRawBufferPointer($0)) }
+        }
     }
 
     private func received(_ raw: UnsafeRawBufferPointer) {
         bytesIn += raw.count
-        guard handshaking, sessionError == nil else { return }
+        guard handshaking else {
+            if let onRawRead { onRawRead(raw) } else { early += raw }
+            return
+        }
+        feed(raw)
+    }
+
+    private func feed(_ raw: UnsafeRawBufferPointer) {
+        guard sessionError == nil else { return }
         do {
             try session.receive(raw) { event in
                 switch event {
@@ -104,6 +122,17 @@ final class RawPeer {
     /// Writes bytes to the TCP connection as they are.
     func writeRaw(_ bytes: [UInt8]) { tcp.write(bytes) }
 
+    /// Sends crafted yamux bytes in one Noise transport frame whose tag is corrupted (its last
+    /// byte flipped), so the relay's decryption of that frame fails.
+    func injectWithCorruptedTag(_ plain: [UInt8]) {
+        flush()
+        yamux.out.append(contentsOf: plain)
+        try? session.flush()
+        var frame = session.takeWire()
+        frame[frame.count - 1] ^= 0x01
+        tcp.write(frame)
+    }
+
     /// Pings and calls `then` once the answer came back (everything sent before was processed).
     func roundTrip(_ then: @escaping () -> Void) {
         let value = yamux.ping()
@@ -115,12 +144,74 @@ final class RawPeer {
         }
     }
 
-    /// Seconds from connecting until the relay closed the connection.
-    var secondsUntilClosed: Double? {
-        closedAt.map { Double(opened.nanoseconds(until: $0)) / 1e9 }
+    func close() { tcp.close() }
+}
+
+/// `RawPeer`'s counterpart over a circuit: the dialer's side of a relayed connection, run by hand
+/// over the hop stream that CONNECT returned, so the test decides when to stop granting the
+/// relay credit (`reading = false`) while it goes on sending.
+final class RelayedRawPeer {
+    let stream: Libp2pStream
+    let session: SecureSession
+    /// Return credit for what arrives; false stops the far end's output at one window.
+    var reading = true
+    var onEstablished: (() -> Void)?
+    /// The hop stream took more after a short write.
+    var onWritable: (() -> Void)?
+    private var onPong: ((UInt32) -> Void)?
+
+    init(_ s: Libp2pStream, expect: PeerID, identity: Ed25519PrivateKey) {
+        stream = s
+        session = SecureSession(role: .dialer(expectedPeer: expect), identity: identity,
+                                yamuxConfig: YamuxConfig(maxPendingOutbound: 1 << 20))
+        s.onData = { [unowned self] raw in
+            if reading { stream.consume(raw.count) }
+            do {
+                try session.receive(raw) { event in
+                    switch event {
+                    case .established: self.onEstablished?()
+                    case .stream(.pong(let v)): self.onPong?(v)
+                    case .stream(.data(let id, let chunk)): self.yamux.consumed(stream: id, chunk.count)
+                    case .stream: break
+                    }
+                }
+            } catch {}
+            flush()
+        }
+        s.onWritable = { [unowned self] in pushWire(); onWritable?() }
+        session.start()
+        pushWire()
     }
 
-    func close() { tcp.close() }
+    var yamux: YamuxSession { session.yamux! }
+    /// Encrypted bytes the hop stream has not taken yet.
+    var unsent: Int { session.wireCount }
+
+    func flush() {
+        try? session.flush()
+        pushWire()
+    }
+
+    private func pushWire() {
+        session.drainWire { raw in stream.write(raw) }
+    }
+
+    /// Sends crafted yamux bytes, encrypted like any frame of this session.
+    func inject(_ plain: [UInt8]) {
+        yamux.out.append(contentsOf: plain)
+        flush()
+    }
+
+    /// Pings and calls `then` once the answer came back.
+    func roundTrip(_ then: @escaping () -> Void) {
+        let value = yamux.ping()
+        flush()
+        onPong = { [unowned self] v in
+            guard v == value else { return }
+            onPong = nil
+            then()
+        }
+    }
 }
 
 /// Yamux frame bytes for crafted input.

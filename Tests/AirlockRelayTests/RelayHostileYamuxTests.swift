@@ -96,6 +96,8 @@ extension RelayTests.RelayHostileTests {
                             let held = relayConn?.streamCount ?? -1
                             facts.append("open+fin: alive \(!peer.isClosedByRelay) resets \(peer.resets.count) all ours \(Set(peer.resets).isSubset(of: finIDs))")
                             facts.append("relay holds \(held) streams, yamux \(relayConn?.session.yamux?.inboundStreamCount ?? -1)")
+                            let k = lab.relay.counters.host
+                            facts.append("negotiating cap \(k.streamsRefusedNegotiatingCap) stream cap \(k.streamsRefusedStreamCap)")
                             facts.append("heap bounded \(Lab.heapMiB(since: heap) < 16)")
                             lab.honestRoundTrip { facts.append($0); peer.close(); done(.success(facts.joined(separator: "; "))) }
                         }
@@ -104,7 +106,7 @@ extension RelayTests.RelayHostileTests {
                 peer.handshake()
             }
             #expect(result == "open+rst: alive true resets 0 relay streams 0; open+fin: alive true resets 2936 all ours true; "
-                + "relay holds 64 streams, yamux 64; heap bounded true; served")
+                + "relay holds 64 streams, yamux 64; negotiating cap 2936 stream cap 0; heap bounded true; served")
         }
 
         /// Streams that negotiate and stay open: the yamux cap (here 100) holds, every stream
@@ -128,14 +130,43 @@ extension RelayTests.RelayHostileTests {
                         let relayConn = lab.relayHost.connections.values.first
                         facts.append("alive \(!peer.isClosedByRelay) resets \(peer.resets.count) first reset \(peer.resets.first ?? 0)")
                         facts.append("relay holds \(relayConn?.streamCount ?? -1) streams, yamux \(relayConn?.session.yamux?.inboundStreamCount ?? -1)")
+                        facts.append("stream cap \(lab.relay.counters.host.streamsRefusedStreamCap)")
                         facts.append("heap bounded \(Lab.heapMiB(since: heap) < 16)")
-                        lab.honestRoundTrip { facts.append($0); peer.close(); done(.success(facts.joined(separator: "; "))) }
+                        peer.close()
+                        // The count outlives the connection.
+                        lab.eventually("the relay drops the session", { lab.relayHost.connections.isEmpty }) {
+                            facts.append("after close \(lab.relay.counters.host.streamsRefusedStreamCap)")
+                            lab.honestRoundTrip { facts.append($0); done(.success(facts.joined(separator: "; "))) }
+                        }
                     }
                 }
                 peer.handshake()
             }
             // Streams 1, 3, … 199 are the 100 accepted; 201 is the first refused.
-            #expect(result == "alive true resets 1900 first reset 201; relay holds 100 streams, yamux 100; heap bounded true; served")
+            #expect(result == "alive true resets 1900 first reset 201; relay holds 100 streams, yamux 100; stream cap 1900; "
+                + "heap bounded true; after close 1900; served")
+        }
+
+        /// A stream opened and never negotiated is reset once `messageTimeout` passes, and
+        /// counted; the session stays.
+        @Test func streamThatNeverNegotiatesIsResetByTheTimeout() async throws {
+            let result: String = try await onLoop { loop, done in
+                let lab = Lab(loop: loop, done: done)
+                lab.relayHost.config.messageTimeout = 0.3
+                let peer = RawPeer(lab: lab)
+                peer.onEstablished = {
+                    let id = try! peer.yamux.openStream()
+                    peer.flush()
+                    lab.eventually("the relay resets the stream", { peer.resets == [id] }) {
+                        let fact = "reset \(peer.resets) alive \(!peer.isClosedByRelay) timeouts \(lab.relay.counters.host.negotiationTimeouts)"
+                        peer.close()
+                        lab.relayHost.config.messageTimeout = 10
+                        lab.honestRoundTrip { done(.success("\(fact); \($0)")) }
+                    }
+                }
+                peer.handshake()
+            }
+            #expect(result == "reset [1] alive true timeouts 1; served")
         }
     }
 }

@@ -187,7 +187,9 @@ extension RelayTests {
                                         lab.ask(c, .connect(to: lab.peer("svc"))) { b, _ in
                                             // client → svc2 has no max_circuits.
                                             lab.ask(c, .connect(to: lab.peer("svc2"))) { d, _ in
-                                                done(.success("\(a.status!) \(b.status!) \(d.status!)"))
+                                                let k = lab.relay.counters
+                                                done(.success("\(a.status!) \(b.status!) \(d.status!) caps total \(k.circuitsRefusedTotalCap) "
+                                                    + "peer \(k.circuitsRefusedPeerCap) policy \(k.circuitsRefusedPolicyCap)"))
                                             }
                                         }
                                     }
@@ -197,7 +199,7 @@ extension RelayTests {
                     }
                 }
             }
-            #expect(result == "OK RESOURCE_LIMIT_EXCEEDED OK")
+            #expect(result == "OK RESOURCE_LIMIT_EXCEEDED OK caps total 0 peer 0 policy 1")
         }
 
         @Test func targetWithoutStopHandlerGivesConnectionFailed() async throws {
@@ -229,8 +231,10 @@ extension RelayTests {
                                     s1.reset()
                                     lab.eventually("first circuit closed", { lab.relay.circuits.isEmpty }) {
                                         lab.ask(c, .connect(to: lab.peer("svc"))) { third, _ in
+                                            let k = lab.relay.counters
                                             done(.success("\(first.status!) \(second.status!) \(third.status!) live \(live) "
-                                                + "closed \(lab.logs.lines("circuit_closed", "reason=\"source reset\"").count)"))
+                                                + "closed \(lab.logs.lines("circuit_closed", "reason=\"source reset\"").count) "
+                                                + "caps total \(k.circuitsRefusedTotalCap) peer \(k.circuitsRefusedPeerCap) policy \(k.circuitsRefusedPolicyCap)"))
                                         }
                                     }
                                 }
@@ -239,7 +243,46 @@ extension RelayTests {
                     }
                 }
             }
-            #expect(result == "OK RESOURCE_LIMIT_EXCEEDED OK live 1 closed 1")
+            #expect(result == "OK RESOURCE_LIMIT_EXCEEDED OK live 1 closed 1 caps total 0 peer 1 policy 0")
+        }
+
+        /// `maxCircuits` counts circuits to every target: with two open (to svc and svc2, far
+        /// below the per-peer cap) the next CONNECT is refused; closing one admits a new one.
+        @Test func totalCircuitCapIsReleasedWhenACircuitCloses() async throws {
+            let result: String = try await onLoop { loop, done in
+                let lab = Lab(loop: loop, config: config { $0.maxCircuits = 2 }, done: done)
+                lab.connect("svc") { h, t1 in
+                    lab.serveStop(on: h) { _, s in s.send(StopMessage.status(.ok).framed()) }
+                    lab.ask(t1, .reserve) { _, _ in
+                        lab.connect("svc2") { h2, t2 in
+                            lab.serveStop(on: h2) { _, s in s.send(StopMessage.status(.ok).framed()) }
+                            lab.ask(t2, .reserve) { _, _ in
+                                lab.connect("client") { _, c in
+                                    lab.ask(c, .connect(to: lab.peer("svc"))) { a, s1 in
+                                        lab.ask(c, .connect(to: lab.peer("svc2"))) { b, _ in
+                                            lab.ask(c, .connect(to: lab.peer("svc"))) { d, _ in
+                                                let live = lab.relay.circuits.count
+                                                s1.reset()
+                                                lab.eventually("first circuit closed", { lab.relay.circuits.count == 1 }) {
+                                                    lab.ask(c, .connect(to: lab.peer("svc"))) { e, _ in
+                                                        let k = lab.relay.counters
+                                                        done(.success("\(a.status!) \(b.status!) \(d.status!) \(e.status!) live \(live) "
+                                                            + "refused \(k.circuitsRefused) caps total \(k.circuitsRefusedTotalCap) "
+                                                            + "peer \(k.circuitsRefusedPeerCap) policy \(k.circuitsRefusedPolicyCap) "
+                                                            + "logged \(lab.logs.lines("circuit_refused", "reason=circuit-cap", "in total").count)"))
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(result == "OK OK RESOURCE_LIMIT_EXCEEDED OK live 2 refused [\"RESOURCE_LIMIT_EXCEEDED\": 1] "
+                + "caps total 1 peer 0 policy 0 logged 1")
         }
     }
 }
