@@ -48,7 +48,7 @@ extension IOTests {
 
         struct TransferStats: Sendable {
             var received = 0, patternOK = true, sawBackPressure = false, maxQueued = 0, writableCalls = 0
-            var writerClose: Errno?? = .none, readerPauses = 0
+            var writerClose: Errno?? = .none, readerPauses = 0, readerDone = false
         }
 
         /// 64 MiB to a reader that keeps pausing: the writer must see `isWritable` turn false,
@@ -75,7 +75,8 @@ extension IOTests {
                     }
                     r.onEOF = {
                         r.close()
-                        loop.schedule(after: .milliseconds(5)) { done(.success(st)) }
+                        st.readerDone = true
+                        if st.writerClose != nil { done(.success(st)) }
                     }
                 }
                 let w = TCPConnection.connect(to: listener.address, on: loop)
@@ -93,7 +94,8 @@ extension IOTests {
                 }
                 w.onConnect = pump
                 w.onWritable = { st.writableCalls += 1; pump() }
-                w.onClose = { st.writerClose = .some($0) }
+                // Done once both ends are: the writer's close follows the reader's, however late.
+                w.onClose = { st.writerClose = .some($0); if st.readerDone { done(.success(st)) } }
             }
             #expect(stats.received == total)
             #expect(stats.patternOK)
