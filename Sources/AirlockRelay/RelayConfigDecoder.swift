@@ -186,7 +186,7 @@ struct RelayConfigDecoder {
             if case .string(let text) = p.value, Self.isValidPrefix(text) {
                 hub.namespacePrefix = text
             } else {
-                report(p.position, "hub.namespace_prefix", "expected 1 to \(max) characters of a-z, 0-9 and '-', starting with a letter, got \(p.summary)")
+                report(p.position, "hub.namespace_prefix", "expected 1 to \(max) characters of a-z and 0-9, starting with a letter (no '-': the relay sweeps <prefix>-*), got \(p.summary)")
                 ok = false
             }
         }
@@ -204,7 +204,8 @@ struct RelayConfigDecoder {
     static func isValidPrefix(_ text: String) -> Bool {
         let b = Array(text.utf8)
         guard (1...RelayConfigFile.maxNamespacePrefixLength).contains(b.count), (0x61...0x7A).contains(b[0]) else { return false }
-        return b.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "-") }
+        // No '-': namespaces are `<prefix>-NAME`, so prefix `a` would sweep relay `a-b`'s.
+        return b.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }
     }
 
     private mutating func logLevel(_ node: JSONNode?) -> Logger.Level? {

@@ -46,7 +46,7 @@ import AirlockIO
           "listen": ["127.0.0.1:4001", "[::1]:4001", "0.0.0.0:4002", "[2001:DB8::7]:4003"],
           "key": "/etc/airlock/relay.key",
           "policy": "/etc/airlock/policy.json",
-          "hub": { "namespace_prefix": "al-test", "enabled": false },
+          "hub": { "namespace_prefix": "altest", "enabled": false },
           "control_socket": "/run/al/c.sock",
           "log_level": "debug",
           "audit_log": "/var/log/airlock/audit.log",
@@ -73,7 +73,7 @@ import AirlockIO
         #expect(c.listen.map(\.description) == ["127.0.0.1:4001", "[::1]:4001", "0.0.0.0:4002", "[2001:db8::7]:4003"])
         #expect(c.key == "/etc/airlock/relay.key")
         #expect(c.policy == "/etc/airlock/policy.json")
-        #expect(c.hub == RelayConfigFile.Hub(namespacePrefix: "al-test", enabled: false))
+        #expect(c.hub == RelayConfigFile.Hub(namespacePrefix: "altest", enabled: false))
         #expect(c.controlSocket == "/run/al/c.sock")
         #expect(c.logLevel == .debug)
         #expect(c.auditLog == "/var/log/airlock/audit.log")
@@ -223,7 +223,7 @@ import AirlockIO
             "r.json:5:13: policy: a path cannot contain a NUL character; expected the path of the policy file",
             "r.json:6:21: control_socket: path is 108 bytes; expected at most 107",
             "r.json:7:16: audit_log: '~' is not expanded; write the full path (relative paths are relative to the config file's directory)",
-            "r.json:8:32: hub.namespace_prefix: expected 1 to 8 characters of a-z, 0-9 and '-', starting with a letter, got \"Airlock-Hub-1\"",
+            "r.json:8:32: hub.namespace_prefix: expected 1 to 8 characters of a-z and 0-9, starting with a letter (no '-': the relay sweeps <prefix>-*), got \"Airlock-Hub-1\"",
         ])
         let relative = config("  \"control_socket\": \"\(String(repeating: "s", count: 100))\"")
         #expect(problems(relative, file: "/etc/airlock/r.json") == [
