@@ -24,6 +24,17 @@ struct AgentProcessLifelineTests {
         return n < 0 ? nil : Array(buf[0..<n])
     }
 
+    /// Spawns `command` with a fresh lifeline; returns the agent and the launcher's end (the
+    /// agent's end is closed here, as a launcher does once the spawn returned).
+    static func spawn(_ command: [String], in s: ScratchNamespace, signals: Bool) throws -> (AgentProcess, Int32) {
+        let (mine, theirs) = try lifeline()
+        defer { close(theirs) }
+        var sp = try spec(command, in: s.namespace)
+        sp.lifeline = theirs
+        sp.lifelineCarriesSignals = signals
+        return (try AgentProcess.spawn(sp), mine)
+    }
+
     static func status(_ bytes: [UInt8]?) -> Int32? {
         guard let bytes, bytes.count == 4 else { return nil }
         return bytes.withUnsafeBytes { $0.load(as: Int32.self) }
@@ -32,13 +43,8 @@ struct AgentProcessLifelineTests {
     @Test func theStatusComesBackThroughTheLifeline() throws {
         try Privileged.requirePrivilege()
         let s = try ScratchNamespace(); defer { s.finish() }
-        let (mine, theirs) = try Self.lifeline()
+        let (p, mine) = try Self.spawn(["sh", "-c", "exit 7"], in: s, signals: true)
         defer { close(mine) }
-        var sp = try spec(["sh", "-c", "exit 7"], in: s.namespace)
-        sp.lifeline = theirs
-        sp.lifelineCarriesSignals = true
-        let p = try AgentProcess.spawn(sp)
-        close(theirs)
         #expect(Self.status(Self.receive(mine)) == 7)
         #expect(p.wait() == .exited(7))
         #expect(Self.receive(mine) == [], "then end of file: the init held the only other copy")
@@ -48,26 +54,16 @@ struct AgentProcessLifelineTests {
         try Privileged.requirePrivilege()
         let s = try ScratchNamespace(); defer { s.finish() }
         for (sig, expected) in [(SIGTERM, Int32(143)), (SIGINT, 130), (SIGHUP, 129)] {
-            let (mine, theirs) = try Self.lifeline()
+            let (p, mine) = try Self.spawn(["sleep", "100"], in: s, signals: true)
             defer { close(mine) }
-            var sp = try spec(["sleep", "100"], in: s.namespace)
-            sp.lifeline = theirs
-            sp.lifelineCarriesSignals = true
-            let p = try AgentProcess.spawn(sp)
-            close(theirs)
             var byte = UInt8(sig)
             #expect(send(mine, &byte, 1, 0) == 1)
             #expect(Self.status(Self.receive(mine)) == expected, "signal \(sig)")
             #expect(p.wait() == .exited(expected))
         }
         // Other bytes are not signals to forward: SIGKILL (9) through the lifeline does nothing.
-        let (mine, theirs) = try Self.lifeline()
+        let (p, mine) = try Self.spawn(["sleep", "100"], in: s, signals: true)
         defer { close(mine) }
-        var sp = try spec(["sleep", "100"], in: s.namespace)
-        sp.lifeline = theirs
-        sp.lifelineCarriesSignals = true
-        let p = try AgentProcess.spawn(sp)
-        close(theirs)
         var kill9 = UInt8(SIGKILL)
         #expect(send(mine, &kill9, 1, 0) == 1)
         usleep(200_000)
@@ -80,13 +76,8 @@ struct AgentProcessLifelineTests {
         try Privileged.requirePrivilege()
         let s = try ScratchNamespace(); defer { s.finish() }
         for carriesSignals in [true, false] {
-            let (mine, theirs) = try Self.lifeline()
             // A double fork: a daemon the command leaves behind must end too.
-            var sp = try spec(["sh", "-c", "(sleep 101 &) ; sleep 100"], in: s.namespace)
-            sp.lifeline = theirs
-            sp.lifelineCarriesSignals = carriesSignals
-            let p = try AgentProcess.spawn(sp)
-            close(theirs)
+            let (p, mine) = try Self.spawn(["sh", "-c", "(sleep 101 &) ; sleep 100"], in: s, signals: carriesSignals)
             #expect(eventually { processes(inNetworkNamespace: "net:[\(s.namespace.id.inode)]").count == 4 })
             close(mine)
             #expect(p.wait() == .exited(137), "the init leaves when the launcher does")
@@ -122,11 +113,8 @@ struct AgentProcessLifelineTests {
     @Test func aReleasedHandleLetsTheAgentLive() throws {
         try Privileged.requirePrivilege()
         let s = try ScratchNamespace(); defer { s.finish() }
-        let (mine, theirs) = try Self.lifeline()
-        var sp = try spec(["sleep", "100"], in: s.namespace)
-        sp.lifeline = theirs
-        var p: AgentProcess? = try AgentProcess.spawn(sp)
-        close(theirs)
+        let (spawned, mine) = try Self.spawn(["sleep", "100"], in: s, signals: false)
+        var p: AgentProcess? = spawned
         let pid = p!.pid
         p!.release()
         p = nil

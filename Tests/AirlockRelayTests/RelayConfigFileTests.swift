@@ -283,7 +283,7 @@ import AirlockIO
         #expect(problems(text) == [
             "r.json:3:13: listen: expected a non-empty array of \"host:port\" strings such as \"127.0.0.1:4001\" or \"[::1]:4001\", got \"127.0.0.1:4001\"",
             "r.json:6:23: hub.enabled: expected true or false, got \"yes\"",
-            "r.json:6:50: hub.namespace_prefix: expected 1 to 8 characters of a-z, 0-9 and '-', starting with a letter, got 7",
+            "r.json:6:50: hub.namespace_prefix: expected 1 to 8 characters of a-z and 0-9, starting with a letter (no '-': the relay sweeps <prefix>-*), got 7",
             "r.json:7:16: log_level: expected one of \"debug\", \"info\", \"warn\", \"error\", got \"warning\" (did you mean \"warn\"?)",
             "r.json:8:16: audit_log: expected the path of the audit log or null, got false",
             "r.json:9:13: limits: expected an object of limits, got an array",
