@@ -19,7 +19,9 @@ extension AgentManager {
         guard !r.command.isEmpty else { throw Refusal("no command given") }
         guard !runs.values.contains(where: { $0.caller?.id == caller.id }) else { throw Refusal("this connection already has a run") }
         guard Self.isSeqpacketSocket(fds[4]) else { throw Refusal("the lifeline must be a SOCK_SEQPACKET socket") }
-        let agent = try authorise(r.agent, caller: caller)
+        // Root through sudo: the default agent is the sudo user's.
+        let owner = caller.uid == 0 ? r.environment["SUDO_UID"].flatMap(AgentUser.parseID) : nil
+        let agent = try authorise(r.agent, caller: caller, owner: owner)
         let key = try identity(for: agent, keyFD: r.key ? fds[5] : nil)
         let scope = try scope(r.allow, agent: agent, caller: caller)
         let user: AgentUser
@@ -27,10 +29,7 @@ extension AgentManager {
             user = caller.uid == 0 ? try AgentUser.resolve(sudoEnv: r.environment)
                                    : try AgentUser(uid: caller.uid, gid: caller.gid)
         } catch { throw Refusal("\(error)") }
-        var forwards: [ShimConfig.Forward] = []
-        for f in r.forward {
-            do { forwards.append(try ShimConfig.parseForward(f)) } catch { throw Refusal(error.description) }
-        }
+        let forwards = try Self.forwards(r.forward, policy: server.policy)
         // Resolve the program now, so a typo fails before anything is built.
         let env = Self.environment(r.environment, user: user)
         var spec: ProcessSpec
@@ -82,6 +81,25 @@ extension AgentManager {
         }
         if env["PATH"] == nil { env["PATH"] = ProcessSpec.defaultSearchPath }
         return env
+    }
+
+    /// `--forward PORT=SERVICE` values: well-formed, naming a service of the policy, on distinct
+    /// ports that are not the shim's own (1080, 3128).
+    static func forwards(_ given: [String], policy: Policy) throws(Refusal) -> [ShimConfig.Forward] {
+        var out: [ShimConfig.Forward] = []
+        for f in given {
+            let forward: ShimConfig.Forward
+            do { forward = try ShimConfig.parseForward(f) } catch { throw Refusal(error.description) }
+            guard policy.service(named: forward.service) != nil else {
+                throw Refusal("--forward \(f): \(forward.service) is not a service in the policy")
+            }
+            guard ![1080, 3128].contains(forward.listen.port) else {
+                throw Refusal("--forward \(f): port \(forward.listen.port) is the shim's own (SOCKS5 1080, HTTP 3128); pick another")
+            }
+            guard !out.contains(where: { $0.listen == forward.listen }) else { throw Refusal("--forward \(f): \(forward.listen) is forwarded twice") }
+            out.append(forward)
+        }
+        return out
     }
 
     static func isSeqpacketSocket(_ fd: Int32) -> Bool {

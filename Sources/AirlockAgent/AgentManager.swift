@@ -164,8 +164,9 @@ public final class AgentManager {
 
     // MARK: authorisation
 
-    /// The policy agent `requested` (or the caller's only one) if the caller owns it.
-    func authorise(_ requested: String?, caller: ControlPeer) throws(Refusal) -> Policy.Agent {
+    /// The policy agent `requested` (or the caller's only one) if the caller owns it. `owner`:
+    /// whose agents are the default for root (the sudo user's), else root's own.
+    func authorise(_ requested: String?, caller: ControlPeer, owner: UInt32? = nil) throws(Refusal) -> Policy.Agent {
         let policy = server.policy
         if let name = requested {
             guard let a = policy.agent(named: name) else { throw Refusal("no agent named \(name) in the policy") }
@@ -174,10 +175,13 @@ public final class AgentManager {
             }
             return a
         }
-        // Root's own agents first (uid 0); root with none of its own may pick any single agent.
-        var own = policy.agents.filter { $0.uid == caller.uid }
+        // Root's own agents (or the sudo user's) first; root with none of those may pick any
+        // single agent.
+        let uid = caller.uid == 0 ? (owner ?? 0) : caller.uid
+        var own = policy.agents.filter { $0.uid == uid }
         if own.isEmpty && caller.uid == 0 { own = policy.agents }
         guard own.count == 1 else {
+            if own.isEmpty && caller.uid == 0 { throw Refusal("the policy lists no agents; add one (docs/policy.md)") }
             if own.isEmpty { throw Refusal("the policy lists no agent for uid \(caller.uid); add one (docs/policy.md)") }
             throw Refusal("several agents are yours (\(own.map(\.name).sorted().joined(separator: ", "))): choose one with --name")
         }

@@ -41,7 +41,9 @@ public final class ShimRelayLink {
     let logger: Logger
 
     public var minBackoff: Double = 0.1
-    public var maxBackoff: Double = 30
+    /// Low: the relay is one veth away, and an agent waiting for it after a relay restart
+    /// should not wait long once it is back.
+    public var maxBackoff: Double = 2
     public var stableAfter: Double = 10
 
     public private(set) var state: State = .idle {

@@ -19,7 +19,9 @@ enum AttachCommand: Command {
         hub and a shim (SOCKS5 on 127.0.0.1:1080, HTTP proxy on 127.0.0.1:3128) inside it.
         The namespace must hold nothing but lo (a namespace with other interfaces, or the
         host's own, is refused). Processes in it then reach the services the policy allows the
-        agent, and nothing else. Prints `attached NAME …`; undo with `airlock detach NAME`.
+        agent, and nothing else. Prints `attached NAME …`, where NAME is the attachment's name
+        (the agent's, or AGENT-2 … when it is attached more than once), not the namespace's;
+        undo with `airlock detach NAME`.
 
         You open the namespace (so your own rights decide), and the relay receives it as a
         descriptor: --netns NAME opens /run/netns/NAME, --pid PID opens /proc/PID/ns/net.

@@ -8,7 +8,9 @@ enum DetachCommand: Command {
     static let help = """
         usage: airlock detach NAME [--control PATH]
 
-        Stops the shim of attachment NAME and removes its veth; a namespace that `attach` was
+        NAME is what `attach` printed or `run --verbose` showed: the agent's name (AGENT-2 …
+        for a second one at once), not the namespace's. Stops the shim of attachment NAME and
+        removes its veth; a namespace that `attach` was
         given stays, empty again, while one the relay made for `airlock run` is deleted and the
         run's command is killed. You may detach only agents the policy gives your uid (root any).
 

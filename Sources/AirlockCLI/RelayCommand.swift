@@ -135,6 +135,7 @@ enum RelayCommand: Command {
         let hub: AgentHub
         do { hub = try AgentHub(prefix: prefix, host: host, logger: logger) } catch { throw CommandFailure("\(error)") }
         do { try hub.start() } catch {
+            if case .prefixInUse = error { throw CommandFailure("\(error)") }
             throw CommandFailure("cannot create the hub namespace \(hub.hubNamespaceName): \(error)\n"
                                  + "the hub needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN); run the relay as root, or give --no-hub for a relay without agents")
         }
@@ -183,10 +184,10 @@ enum RelayCommand: Command {
             file.hub.enabled = false
         }
         if let prefix = try a.value("hub-prefix") {
-            do { try AgentHub.validate(prefix: prefix) } catch { throw Arguments.UsageError("--hub-prefix \(prefix): \(error)") }
             guard prefix.utf8.count <= RelayConfigFile.maxNamespacePrefixLength else {
                 throw Arguments.UsageError("--hub-prefix \(prefix): at most \(RelayConfigFile.maxNamespacePrefixLength) characters")
             }
+            do { try AgentHub.validate(prefix: prefix) } catch { throw Arguments.UsageError("--hub-prefix \(prefix): \(error)") }
             file.hub.namespacePrefix = prefix
             file.hub.enabled = true
         }

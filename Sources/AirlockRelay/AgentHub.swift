@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import AirlockCore
 import AirlockIO
 import AirlockNet
@@ -39,6 +42,11 @@ public final class AgentHub {
 
     /// The hub namespace while started.
     public private(set) var hub: NetworkNamespace?
+    /// While started: an exclusive lock on `lockPath`, so a second relay with the same prefix
+    /// cannot sweep this one's namespaces.
+    private var lockFD: Int32 = -1
+    /// `/run/airlock-<prefix>.lock`.
+    public var lockPath: String { "/run/airlock-\(prefix).lock" }
     var attached: [String: Attachment] = [:]
 
     /// What the hub holds for one agent beyond its public `AgentLink`.
@@ -91,6 +99,43 @@ public final class AgentHub {
     /// On failure nothing of the new hub is left.
     public func start() throws(AgentHubError) {
         guard hub == nil else { throw .alreadyStarted }
+        try lock()
+        do throws(AgentHubError) { try create() } catch {
+            unlock()
+            throw error
+        }
+    }
+
+    /// Takes the prefix's lock (flock, released when this process ends however it ends). The
+    /// file is removed at stop; a lock taken on a file removed meanwhile is taken again.
+    private func lock() throws(AgentHubError) {
+        for _ in 0..<8 {
+            let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw .socket(step: "open \(lockPath)", Errno(rawValue: errno)) }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                let e = errno
+                close(fd)
+                if e == EWOULDBLOCK { throw .prefixInUse(prefix, lock: lockPath) }
+                throw .socket(step: "lock \(lockPath)", Errno(rawValue: e))
+            }
+            var held = stat(), named = stat()
+            if fstat(fd, &held) == 0, stat(lockPath, &named) == 0, held.st_ino == named.st_ino, held.st_dev == named.st_dev {
+                lockFD = fd
+                return
+            }
+            close(fd)
+        }
+        throw .prefixInUse(prefix, lock: lockPath)
+    }
+
+    private func unlock() {
+        guard lockFD >= 0 else { return }
+        unlink(lockPath)
+        close(lockFD)
+        lockFD = -1
+    }
+
+    private func create() throws(AgentHubError) {
         let swept = try Self.net("sweep stale namespaces") { () throws(NetError) in
             let names = try NetworkNamespace.sweep(prefix: prefix + "-")
             for n in names { try NetworkNamespace.waitUntilGone(name: n, timeoutMilliseconds: teardownTimeoutMilliseconds) }
@@ -132,6 +177,7 @@ public final class AgentHub {
                 try NetworkNamespace.waitUntilGone(name: name, timeoutMilliseconds: teardownTimeoutMilliseconds)
             }
         } catch { if first == nil { first = error } }
+        unlock()
         logger.info("hub_stopped", ["hub": name])
         if let first { throw first }
     }

@@ -6,6 +6,8 @@ import AirlockNet
 public enum AgentHubError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A hub prefix or agent name we refuse before touching the kernel.
     case invalidName(String, reason: String)
+    /// Another live process holds the prefix's lock (a relay with the same hub prefix).
+    case prefixInUse(String, lock: String)
     /// `attach` or `stop` before `start`, or `start` twice.
     case notStarted
     case alreadyStarted
@@ -29,6 +31,8 @@ public enum AgentHubError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidName(let n, let reason): return "invalid name \"\(n)\": \(reason)"
+        case .prefixInUse(let p, let lock):
+            return "another relay uses the hub prefix \(p) (it holds \(lock)); stop it, or give this one another --hub-prefix"
         case .notStarted: return "the agent hub is not started"
         case .alreadyStarted: return "the agent hub is already started"
         case .alreadyAttached(let n): return "an agent named \"\(n)\" is already attached; detach it first or pick another name"

@@ -208,6 +208,7 @@ final class AgentRig: @unchecked Sendable {  // set up in init, then only read
         for l in (try? IPTool.lines("ip", "-o", "link").compactMap { Self.linkName($0) }) ?? [] where l.hasPrefix(prefix) {
             _ = try? IPTool.run("ip", "link", "del", l)
         }
+        unlink("/run/airlock-\(prefix).lock")  // left by a relay the test killed
     }
 }
 

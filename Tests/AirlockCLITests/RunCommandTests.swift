@@ -92,6 +92,13 @@ struct RunCommandTests {
         #expect(try await rig.run(["--", "true"]).status == 0)
         let killed = try await rig.run(["--", "sh", "-c", "kill -TERM $$"])
         #expect(killed.status == 143 && killed.stderr == "airlock: exited with status 143\n", "\(killed.stderr)")
+        for (forward, why) in [("8080=nosuch", "nosuch is not a service in the policy"),
+                               ("1080=web", "port 1080 is the shim's own (SOCKS5 1080, HTTP 3128); pick another")] {
+            let r = try await rig.run(["--forward", forward, "--", "true"])
+            #expect(r.status == 1 && r.stderr == "error: --forward \(forward): \(why)\n", "\(r.stderr)")
+        }
+        let twice = try await rig.run(["--forward", "8080=web", "--forward", "8080=other", "--", "true"])
+        #expect(twice.status == 1 && twice.stderr == "error: --forward 8080=other: 127.0.0.1:8080 is forwarded twice\n", "\(twice.stderr)")
         let missing = try await rig.run(["--", "no-such-command-here"])
         #expect(missing.status == 1)
         #expect(missing.stderr == "error: cannot start agent: no-such-command-here: command not found (PATH=/usr/bin:/bin)\n", "\(missing.stderr)")
@@ -152,10 +159,11 @@ struct RunTeardownTests {
             try AgentRig.processes(startingWith: "sleep \(marker)").isEmpty && rig.namespaces() == [rig.hubName] && rig.links().isEmpty
         }
         #expect(gone, "left: \(AgentRig.processes(startingWith: marker)) \((try? rig.namespaces()) ?? []) \((try? rig.links()) ?? [])")
-        // The lifeline ends the command and the connection drops: whichever the relay sees first.
+        // The lifeline ends the command and the shim, and the connection drops: the relay ends
+        // the run on whichever it sees first.
         let ended = rig.relayLines("run_ended", "run=tester")
-        #expect(ended.count == 1 && (ended[0].contains("launcher gone") || ended[0].contains("command exited with status 137")),
-                "\(rig.relayLog.suffix(10))")
+        let reasons = ["launcher gone", "command exited with status 137", "the shim exited with status 137"]
+        #expect(ended.count == 1 && reasons.contains { ended[0].contains($0) }, "\(ended) \(rig.relayLog.suffix(10))")
     }
 
     @Test func sigintAndSigtermOfRunReachTheCommand() async throws {
@@ -168,6 +176,21 @@ struct RunTeardownTests {
             #expect(run.stdoutLines == ["ready", "got-\(name)"])
         }
         #expect(try await AgentRig.eventually { try rig.namespaces() == [rig.hubName] })
+    }
+
+    @Test func aSecondRelayWithTheSamePrefixTouchesNothing() async throws {
+        let rig = try await AgentRig(); defer { rig.finish() }
+        let run = try await Self.startSleeper(rig, Self.marker())
+        defer { run.kill() }
+        let before = try rig.namespaces()
+        let second = try await rig.airlockCommand(["relay", "--listen", "127.0.0.1:0", "--key", rig.dir.file("relay.key"),
+                                                   "--policy", rig.dir.file("policy.json"), "--hub-prefix", rig.prefix,
+                                                   "--control", rig.dir.file("ctl2/control.sock")])
+        #expect(second.status == 1)
+        #expect(second.stderr == "error: another relay uses the hub prefix \(rig.prefix) (it holds /run/airlock-\(rig.prefix).lock); stop it, or give this one another --hub-prefix\n",
+                "\(second.stderr)")
+        #expect(try rig.namespaces() == before, "nothing of the live relay was swept")
+        #expect(run.isRunning)
     }
 
     @Test func stoppingTheRelaySuspendsRunsAndRemovesTheHub() async throws {
@@ -285,6 +308,15 @@ struct RunOwnershipTests {
         #expect(rig.relayLines("circuit_refused", "dst=\(rig.webPeer)", "reason=outside-run-scope").count == 1, "\(rig.relayLog.suffix(10))")
         let unknown = try await rig.run(["--allow", "nosuch", "--", "true"])
         #expect(unknown.status == 1 && unknown.stderr == "error: --allow nosuch: no service or exit of that name in the policy\n")
+    }
+
+    @Test func throughSudoTheDefaultAgentIsTheSudoUsers() async throws {
+        let rig = try await Self.rig(); defer { rig.finish() }
+        let r = try await rig.run(["--", "id", "-u"], environment: ["SUDO_UID": "4242", "SUDO_GID": "4242"])
+        #expect(r.status == 0 && r.stdout == "4242", "\(r.stderr)")
+        #expect(rig.relayLines("run_started", "agent=alice", "uid=4242").count == 1, "\(rig.relayLog.suffix(5))")
+        let own = try await rig.run(["--", "true"])
+        #expect(own.status == 0 && rig.relayLines("run_started", "agent=tester").count == 1, "root's own agent without sudo")
     }
 
     @Test func aFixedIdentityAgentRunsOnlyWithItsKey() async throws {

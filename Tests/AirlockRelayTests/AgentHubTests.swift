@@ -256,6 +256,7 @@ final class HubRig: Sendable {
             Issue.record("sweep \(prefix): \(error)", sourceLocation: sourceLocation)
         }
         _ = try? NetworkNamespace.ofProcess().deleteLinks(prefix: prefix)
+        unlink("/run/airlock-\(prefix).lock")  // a hub the test left started held it
         let netns = (try? IPTool.run("ip", "netns", "list")) ?? "?"
         #expect(!netns.contains(prefix), "left in ip netns list: \(netns)", sourceLocation: sourceLocation)
         let links = (try? IPTool.run("ip", "-o", "link")) ?? "?"
