@@ -20,7 +20,8 @@ enum RelayCommand: Command {
         Runs the relay in the foreground. Each listen address gets a line on stdout,
         `listening /ip4/…/tcp/…/p2p/<relay peer ID>`, once it accepts connections: give that
         address to services and clients. Reservations, circuits and refusals are logged to stderr
-        with their reasons. SIGHUP reloads the policy; SIGINT or SIGTERM stops the relay.
+        with their reasons. SIGHUP reloads the policy; SIGUSR1 logs every counter in one
+        relay_counters line (as the relay does when it stops); SIGINT or SIGTERM stops the relay.
 
         Unless --no-hub is given, the relay also creates its hub network namespace (`P-hub`,
         root only), where agents' veths end, and serves the control socket that `airlock run`,
@@ -93,7 +94,8 @@ enum RelayCommand: Command {
         let policyPath = file.policy
         let watcher: SignalWatcher
         do {
-            watcher = try SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM, SIGHUP]) { sig in
+            watcher = try SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM, SIGHUP, SIGUSR1]) { sig in
+                if sig == SIGUSR1 { return logCounters(server, logger) }
                 if sig == SIGHUP {
                     do {
                         server.reload(policy: try Policy.load(path: policyPath))
@@ -103,6 +105,7 @@ enum RelayCommand: Command {
                     return
                 }
                 logger.info("relay_stopping", ["signal": sig == SIGINT ? "SIGINT" : "SIGTERM"])
+                logCounters(server, logger)
                 if let agents { stopAgents(agents, logger: logger) }
                 server.stop()
                 host.shutdown()
@@ -118,6 +121,11 @@ enum RelayCommand: Command {
         loop.dropAll()
         logger.info("relay_stopped", [:])
         return 0
+    }
+
+    /// One `relay_counters` line with every counter as `name=value` (Relay/README.md, Counters).
+    static func logCounters(_ server: RelayServer, _ logger: Logger) {
+        logger.info("relay_counters", ["counters": server.counters.named.map { "\($0.name)=\($0.value)" }.joined(separator: " ")])
     }
 
     /// Creates the hub namespace and serves the control socket; on failure nothing is left.

@@ -197,8 +197,12 @@ struct RunTeardownTests {
         let rig = try await AgentRig(); defer { rig.finish() }
         let marker = Self.marker()
         let run = try await Self.startSleeper(rig, marker)
+        rig.relay.signal(SIGUSR1)
+        #expect(try await AgentRig.eventually { rig.relayLines("relay_counters", "reservations_granted=2", "circuits_live=0").count == 1 },
+                "SIGUSR1 logs the counters: \(rig.relayLog.suffix(3))")
         rig.relay.signal(SIGTERM)
         #expect(try await rig.relay.waitForExit(timeout: 20) == 0)
+        #expect(rig.relayLines("relay_counters").count == 2, "and so does the stop")
         // The hub, the veth and the namespace's name are gone; the run is not.
         #expect(try rig.namespaces().isEmpty && rig.links().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: rig.control), "the control socket is removed")
