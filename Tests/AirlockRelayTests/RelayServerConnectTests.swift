@@ -176,22 +176,16 @@ extension RelayTests {
         @Test func ruleMaxCircuitsCapsThePairOnly() async throws {
             let result: String = try await onLoop { loop, done in
                 let lab = Lab(loop: loop, ruleLimits: #"{ "max_circuits": 1 }"#, done: done)
-                lab.connect("svc") { h, t1 in
-                    lab.serveStop(on: h) { _, s in s.send(StopMessage.status(.ok).framed()) }
-                    lab.ask(t1, .reserve) { _, _ in
-                        lab.connect("svc2") { h2, t2 in
-                            lab.serveStop(on: h2) { _, s in s.send(StopMessage.status(.ok).framed()) }
-                            lab.ask(t2, .reserve) { _, _ in
-                                lab.connect("client") { _, c in
-                                    lab.ask(c, .connect(to: lab.peer("svc"))) { a, _ in
-                                        lab.ask(c, .connect(to: lab.peer("svc"))) { b, _ in
-                                            // client → svc2 has no max_circuits.
-                                            lab.ask(c, .connect(to: lab.peer("svc2"))) { d, _ in
-                                                let k = lab.relay.counters
-                                                done(.success("\(a.status!) \(b.status!) \(d.status!) caps total \(k.circuitsRefusedTotalCap) "
-                                                    + "peer \(k.circuitsRefusedPeerCap) policy \(k.circuitsRefusedPolicyCap)"))
-                                            }
-                                        }
+                lab.reservedService("svc") {
+                    lab.reservedService("svc2") {
+                        lab.connect("client") { _, c in
+                            lab.ask(c, .connect(to: lab.peer("svc"))) { a, _ in
+                                lab.ask(c, .connect(to: lab.peer("svc"))) { b, _ in
+                                    // client → svc2 has no max_circuits.
+                                    lab.ask(c, .connect(to: lab.peer("svc2"))) { d, _ in
+                                        let k = lab.relay.counters
+                                        done(.success("\(a.status!) \(b.status!) \(d.status!) caps total \(k.circuitsRefusedTotalCap) "
+                                            + "peer \(k.circuitsRefusedPeerCap) policy \(k.circuitsRefusedPolicyCap)"))
                                     }
                                 }
                             }
@@ -251,27 +245,21 @@ extension RelayTests {
         @Test func totalCircuitCapIsReleasedWhenACircuitCloses() async throws {
             let result: String = try await onLoop { loop, done in
                 let lab = Lab(loop: loop, config: config { $0.maxCircuits = 2 }, done: done)
-                lab.connect("svc") { h, t1 in
-                    lab.serveStop(on: h) { _, s in s.send(StopMessage.status(.ok).framed()) }
-                    lab.ask(t1, .reserve) { _, _ in
-                        lab.connect("svc2") { h2, t2 in
-                            lab.serveStop(on: h2) { _, s in s.send(StopMessage.status(.ok).framed()) }
-                            lab.ask(t2, .reserve) { _, _ in
-                                lab.connect("client") { _, c in
-                                    lab.ask(c, .connect(to: lab.peer("svc"))) { a, s1 in
-                                        lab.ask(c, .connect(to: lab.peer("svc2"))) { b, _ in
-                                            lab.ask(c, .connect(to: lab.peer("svc"))) { d, _ in
-                                                let live = lab.relay.circuits.count
-                                                s1.reset()
-                                                lab.eventually("first circuit closed", { lab.relay.circuits.count == 1 }) {
-                                                    lab.ask(c, .connect(to: lab.peer("svc"))) { e, _ in
-                                                        let k = lab.relay.counters
-                                                        done(.success("\(a.status!) \(b.status!) \(d.status!) \(e.status!) live \(live) "
-                                                            + "refused \(k.circuitsRefused) caps total \(k.circuitsRefusedTotalCap) "
-                                                            + "peer \(k.circuitsRefusedPeerCap) policy \(k.circuitsRefusedPolicyCap) "
-                                                            + "logged \(lab.logs.lines("circuit_refused", "reason=circuit-cap", "in total").count)"))
-                                                    }
-                                                }
+                lab.reservedService("svc") {
+                    lab.reservedService("svc2") {
+                        lab.connect("client") { _, c in
+                            lab.ask(c, .connect(to: lab.peer("svc"))) { a, s1 in
+                                lab.ask(c, .connect(to: lab.peer("svc2"))) { b, _ in
+                                    lab.ask(c, .connect(to: lab.peer("svc"))) { d, _ in
+                                        let live = lab.relay.circuits.count
+                                        s1.reset()
+                                        lab.eventually("first circuit closed", { lab.relay.circuits.count == 1 }) {
+                                            lab.ask(c, .connect(to: lab.peer("svc"))) { e, _ in
+                                                let k = lab.relay.counters
+                                                done(.success("\(a.status!) \(b.status!) \(d.status!) \(e.status!) live \(live) "
+                                                    + "refused \(k.circuitsRefused) caps total \(k.circuitsRefusedTotalCap) "
+                                                    + "peer \(k.circuitsRefusedPeerCap) policy \(k.circuitsRefusedPolicyCap) "
+                                                    + "logged \(lab.logs.lines("circuit_refused", "reason=circuit-cap", "in total").count)"))
                                             }
                                         }
                                     }

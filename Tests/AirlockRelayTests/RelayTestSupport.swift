@@ -185,6 +185,14 @@ final class Lab {
         dial(h) { c in then(h, c) }
     }
 
+    /// A new host `name` that answers every STOP with OK and holds a reservation; then `then`.
+    func reservedService(_ name: String, _ then: @escaping () -> Void) {
+        connect(name) { [self] h, c in
+            serveStop(on: h) { _, s in s.send(StopMessage.status(.ok).framed()) }
+            ask(c, .reserve) { _, _ in then() }
+        }
+    }
+
     /// Opens a hop stream on `c`, writes `bytes` (a framed message, or anything), and reports the
     /// first framed answer; `.failure` if the stream ends or the answer does not decode.
     func hop(_ c: Libp2pConnection, _ bytes: [UInt8], _ then: @escaping (Result<(HopMessage, Libp2pStream), TestFailure>) -> Void) {
