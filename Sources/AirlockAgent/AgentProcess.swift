@@ -122,8 +122,39 @@ public final class AgentProcess: Sendable {
         c.flags = (spec.newSession ? AIRLOCK_SPAWN_NEW_SESSION : 0)
             | (spec.allowRootForTesting ? AIRLOCK_SPAWN_ALLOW_ROOT : 0)
             | (spec.lifelineCarriesSignals ? AIRLOCK_SPAWN_LIFE_SIGNALS : 0)
+            | (spec.seccomp ? AIRLOCK_SPAWN_SECCOMP : 0)
+            | (spec.controllingTerminal ? AIRLOCK_SPAWN_CONTROLLING_TTY : 0)
+        // Strings of the mount steps and watches, freed after the call.
+        var strings: [UnsafeMutablePointer<CChar>] = []
+        defer { strings.forEach { Glibc.free($0) } }
+        func keep(_ s: String?) -> UnsafePointer<CChar>? {
+            guard let s else { return nil }
+            let p = strdup(s)!
+            strings.append(p)
+            return UnsafePointer(p)
+        }
+        let mounts = spec.mounts.map { m in
+            airlock_mount_op(kind: m.kind.rawValue, source: keep(m.source), source_fd: m.sourceDescriptor ?? -1,
+                             target: keep(m.target), data: keep(m.data), mode: m.mode, flags: m.flags.rawValue, device: m.device)
+        }
+        let watches = spec.watches.map { w in
+            airlock_limit_watch(fd: w.descriptor, key: keep(w.key), bound: w.bound, reason: w.reason.rawValue)
+        }
+        c.kill_fd = spec.killDescriptor ?? -1
+        c.timeout_ms = spec.timeoutMilliseconds ?? 0
         // The namespace object must outlive the call that borrows its descriptor.
-        return try withExtendedLifetime(spec.network) { () throws(SpawnError) -> T in try body(&c) }
+        return try withExtendedLifetime(spec.network) { () throws(SpawnError) -> T in
+            try mounts.withUnsafeBufferPointer { (m) throws(SpawnError) -> T in
+                try watches.withUnsafeBufferPointer { (w) throws(SpawnError) -> T in
+                    try spec.cgroupJoin.withUnsafeBufferPointer { (g) throws(SpawnError) -> T in
+                        c.mounts = m.baseAddress; c.mount_count = Int32(m.count)
+                        c.watches = w.baseAddress; c.watch_count = Int32(w.count)
+                        c.cgroup_fds = g.baseAddress; c.cgroup_count = Int32(g.count)
+                        return try body(&c)
+                    }
+                }
+            }
+        }
     }
 }
 

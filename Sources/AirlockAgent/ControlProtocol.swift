@@ -26,15 +26,26 @@ public enum ControlProtocol {
         public var environment: [String: String]
         /// A key descriptor follows the five others.
         public var key: Bool
+        /// `--rw PATH` and `--ro PATH` as given: after the key, one O_PATH descriptor for each,
+        /// the `rw` ones first. The working directory (descriptor 3) is writable too.
+        public var rw: [String]
+        public var ro: [String]
+        /// `--timeout`, `--memory`, `--pids`, `--cpu`, `--kill-on-deny`.
+        public var limits: RunLimits
+        /// stdin, stdout and stderr are a pty that `airlock run` relays: it becomes the
+        /// command's controlling terminal.
+        public var terminal: Bool
 
         public init(agent: String?, allow: [String] = [], forward: [String] = [], command: [String],
-                    environment: [String: String] = [:], key: Bool = false) {
+                    environment: [String: String] = [:], key: Bool = false, rw: [String] = [], ro: [String] = [],
+                    limits: RunLimits = RunLimits(), terminal: Bool = false) {
             self.agent = agent; self.allow = allow; self.forward = forward
             self.command = command; self.environment = environment; self.key = key
+            self.rw = rw; self.ro = ro; self.limits = limits; self.terminal = terminal
         }
 
         /// Descriptors that must come with this request.
-        public var descriptorCount: Int { key ? 6 : 5 }
+        public var descriptorCount: Int { (key ? 6 : 5) + rw.count + ro.count }
     }
 
     /// `reattach`: after a relay restart, give a run that is still going its link again.

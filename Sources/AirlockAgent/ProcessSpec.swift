@@ -47,6 +47,22 @@ public struct ProcessSpec: Sendable {
     /// Runs the command in a new session (setsid): no controlling terminal, so it cannot read the
     /// launcher's terminal or inject input into it. On by default.
     public var newSession = true
+    /// Installs the agent syscall filter (`airlock_seccomp_install`) right before execve.
+    public var seccomp = false
+    /// stdin is a terminal that becomes the command's controlling terminal (TIOCSCTTY).
+    public var controllingTerminal = false
+    /// The sandbox's mount namespace, built by the init in this order; empty for none.
+    /// Descriptors in the steps are borrowed like the others.
+    public var mounts: [MountStep] = []
+    /// cgroup.procs files (open for writing, borrowed) the init joins before it forks.
+    public var cgroupJoin: [Int32] = []
+    /// cgroup.kill of the run's v2 cgroup (open for writing, borrowed), used by the init when a
+    /// bound is hit.
+    public var killDescriptor: Int32?
+    /// Bounds the init watches.
+    public var watches: [LimitWatch] = []
+    /// Kill the tree this many milliseconds after it started; nil for never.
+    public var timeoutMilliseconds: Int64?
     /// Lets uid 0 / gid 0 through, only so tests can check what such a process could do.
     /// Product code never sets it.
     public var allowRootForTesting = false

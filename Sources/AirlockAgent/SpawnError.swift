@@ -9,6 +9,7 @@ public enum SpawnStage: Int32, Sendable, CaseIterable, CustomStringConvertible {
     case invalid = 1, pipe, clone, read, closeDescriptors, signals, setnsNet, setnsMount
     case setgroups, setresgid, boundingSet, setresuid, capset, noNewPrivs, parentDeathSignal
     case fork, chdir, setsid, stdio, execve
+    case seccomp, controllingTerminal, cgroup, unshareMount
 
     /// The C call the stage is named after, as it appears in error messages.
     public var description: String {
@@ -32,6 +33,10 @@ public enum SpawnStage: Int32, Sendable, CaseIterable, CustomStringConvertible {
         case .setsid: return "setsid"
         case .stdio: return "dup2"
         case .execve: return "execve"
+        case .seccomp: return "seccomp"
+        case .controllingTerminal: return "ioctl(TIOCSCTTY)"
+        case .cgroup: return "joining the run's cgroup"
+        case .unshareMount: return "unshare(CLONE_NEWNS)"
         }
     }
 }
@@ -80,6 +85,11 @@ public enum SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The error for a stage reported by `airlock_spawn`, with the spec's values for context.
     static func from(stage rawStage: Int32, code: Int32, spec: ProcessSpec) -> SpawnError {
+        let step = Int(rawStage) - Int(AIRLOCK_STAGE_MOUNT_BASE)
+        if step >= 0 {
+            let what = step < spec.mounts.count ? spec.mounts[step].description : "step \(step)"
+            return .system(stage: .unshareMount, call: "sandbox: \(what)", code: code)
+        }
         guard let stage = SpawnStage(rawValue: rawStage) else {
             return .system(stage: .invalid, call: "spawn (stage \(rawStage))", code: code)
         }

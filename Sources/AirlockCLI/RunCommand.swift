@@ -17,7 +17,10 @@ enum RunCommand: Command {
     static let name = "run"
     static let summary = "run a command in a fresh agent namespace, reachable only through the relay"
     static let help = """
-        usage: airlock run [--name AGENT] [--allow TARGET]... [--forward PORT=SERVICE]... [--key FILE] [--control PATH] [--verbose] -- CMD [ARGS...]
+        usage: airlock run [--name AGENT] [--allow TARGET]... [--forward PORT=SERVICE]...
+                           [--workdir DIR] [--rw PATH]... [--ro PATH]...
+                           [--timeout DURATION] [--memory SIZE] [--pids N] [--cpu DURATION]
+                           [--kill-on-deny N] [--key FILE] [--control PATH] [--verbose] -- CMD [ARGS...]
 
         Starts CMD in an empty network namespace whose only link leads to the relay, and returns
         CMD's exit status (128+N when signal N ended it). Inside, HTTP_PROXY, HTTPS_PROXY,
@@ -29,6 +32,16 @@ enum RunCommand: Command {
         as uid 0, with no capabilities, no supplementary groups and only descriptors 0-2. Its
         whole process tree ends with it, and everything airlock built for it goes away.
 
+        The sandbox: CMD sees the files of the machine read-only, except the working directory
+        (--workdir, default the current one) and --rw paths; a private /tmp, /var/tmp and
+        /dev/shm; no /run (no host sockets: D-Bus, systemd, docker, tmux, the relay's own); a
+        /proc of its own processes only; a /dev of null, zero, full, random, urandom, tty and
+        its own ptys; and /etc/resolv.conf naming a stub that refuses every query (names are
+        resolved by the relay's exits, never inside). A syscall filter denies vsock and packet
+        sockets, io_uring, namespaces and mounts, TIOCSTI and TIOCLINUX, bpf, perf_event_open
+        and kernel keyrings. From a terminal, CMD gets a terminal of its own that airlock run
+        relays (its own session: it cannot type into yours); otherwise plain pipes.
+
         Without sudo, members of group airlock may run the agents the policy gives their uid.
 
         options:
@@ -37,19 +50,34 @@ enum RunCommand: Command {
                                  policy grants; root's --allow may also grant
           --forward PORT=SERVICE listen on 127.0.0.1:PORT inside and connect straight to
                                  SERVICE (repeatable), for tools that take no proxy
+          --workdir DIR          CMD's working directory, writable inside (default: .)
+          --rw PATH              also writable inside (repeatable)
+          --ro PATH              read-only inside even under a writable one (repeatable)
+          --timeout DURATION     kill the tree after this long (90, 90s, 5m, 2h)
+          --memory SIZE          memory for the whole tree (512M, 2G); killed when exceeded
+          --pids N               processes and threads at once; killed when a fork fails
+          --cpu DURATION         CPU time for the whole tree; killed when used up
+          --kill-on-deny N       kill the tree after N connection attempts the policy refused
           --key FILE             the agent's key (for an agent with a fixed identity); by
                                  default each run gets a fresh identity
           --control PATH         the relay's control socket (default /run/airlock/control.sock)
           --verbose              print what the relay built to stderr
 
-        exit status: CMD's; 1 when the run could not start (the reason on stderr); 64 usage.
+        Limits live in a cgroup per run: cgroup v2, or the hybrid layout (v1 memory, pids and
+        cpuacct controllers beside a v2 hierarchy that has cgroup.kill). A limit this machine
+        cannot enforce is refused, never ignored; the relay logs the limits in force.
 
-        example:
+        exit status: CMD's; 137 when a limit or --kill-on-deny killed the tree (the reason on
+        stderr); 1 when the run could not start (the reason on stderr); 64 usage.
+
+        examples:
           sudo airlock run --name coder -- curl -s http://web/
+          sudo airlock run --workdir ~/src/app --memory 2G --pids 256 --timeout 2h -- claude
         """
 
     static func run(_ args: [String]) throws -> Int32 {
-        let a = try Arguments(args, options: ["name", "allow", "forward", "key", "control"], flags: ["verbose"])
+        let a = try Arguments(args, options: ["name", "allow", "forward", "key", "control", "workdir", "rw", "ro",
+                                              "timeout", "memory", "pids", "cpu", "kill-on-deny"], flags: ["verbose"])
         if a.wantsHelp { Output.out(help); return 0 }
         guard a.positionals.isEmpty else {
             throw Arguments.UsageError("unexpected argument \(a.positionals[0]); put the command after --")
@@ -58,10 +86,11 @@ enum RunCommand: Command {
         for f in a.all("forward") {
             do { _ = try ShimConfig.parseForward(f) } catch { throw Arguments.UsageError(error.description) }
         }
+        let limits = try parseLimits(a)
         let path = try ControlCall.path(a)
 
         var fds: [Int32] = [0, 1, 2]
-        let cwd = try ControlCall.open(".", directory: true, what: "the working directory")
+        let cwd = try ControlCall.open(try a.value("workdir") ?? ".", directory: true, what: "the working directory")
         defer { close(cwd) }
         fds.append(cwd)
         var keyFD: Int32 = -1
@@ -70,6 +99,15 @@ enum RunCommand: Command {
             fds.append(keyFD)
         }
         defer { if keyFD >= 0 { close(keyFD) } }
+        // Opened here, as the caller: what the agent gets is what the caller could reach.
+        var pathFDs: [Int32] = []
+        defer { pathFDs.forEach { _ = close($0) } }
+        for (option, p) in a.all("rw").map({ ("rw", $0) }) + a.all("ro").map({ ("ro", $0) }) {
+            let fd = MountStep.openPath(p)
+            guard fd >= 0 else { throw CommandFailure("--\(option) \(p): \(Output.errnoText())") }
+            pathFDs.append(fd)
+        }
+        fds += pathFDs
 
         var environment: [String: String] = [:]
         var e = environ
@@ -79,7 +117,8 @@ enum RunCommand: Command {
             e += 1
         }
         let request = ControlProtocol.RunRequest(agent: try a.value("name"), allow: a.all("allow"), forward: a.all("forward"),
-                                                 command: a.rest, environment: environment, key: keyFD >= 0)
+                                                 command: a.rest, environment: environment, key: keyFD >= 0,
+                                                 rw: a.all("rw"), ro: a.all("ro"), limits: limits)
 
         let loop: EventLoop
         do { loop = try EventLoop() } catch { throw CommandFailure("cannot create the event loop: \(error)") }
@@ -98,5 +137,16 @@ enum RunCommand: Command {
         }
         let session = RunSession(loop: loop, path: path, request: request, lifeline: pair[0], verbose: a.has("verbose"))
         return try session.run(client)
+    }
+
+    static func parseLimits(_ a: Arguments) throws(Arguments.UsageError) -> RunLimits {
+        func parse<T>(_ name: String, _ f: (String, String) throws(LimitError) -> T) throws(Arguments.UsageError) -> T? {
+            guard let v = try a.value(name) else { return nil }
+            do { return try f(v, name) } catch { throw Arguments.UsageError(error.description) }
+        }
+        return RunLimits(timeout: try parse("timeout", RunLimits.parseDuration), memory: try parse("memory", RunLimits.parseSize),
+                         pids: try parse("pids") { (t, o) throws(LimitError) in try RunLimits.parseCount(t, option: o) },
+                         cpu: try parse("cpu", RunLimits.parseDuration),
+                         killOnDeny: try parse("kill-on-deny") { (t, o) throws(LimitError) in try RunLimits.parseCount(t, option: o) })
     }
 }

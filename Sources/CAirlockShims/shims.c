@@ -280,24 +280,181 @@ static void airlock_command_main(const struct airlock_spawn_spec *spec, int errf
     int err = airlock_close_all_but(keep, 5);
     if (err != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_STDIO, err);
 
+    if ((spec->flags & AIRLOCK_SPAWN_CONTROLLING_TTY) && ioctl(0, TIOCSCTTY, 0) != 0)
+        airlock_spawn_fail(errfd, AIRLOCK_STAGE_TTY, errno);
+
     sigset_t none;
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_SIGNALS, errno);
+    // Last: the filter denies calls the steps above may need.
+    if (spec->flags & AIRLOCK_SPAWN_SECCOMP) {
+        int serr = airlock_seccomp_install();
+        if (serr != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_SECCOMP, serr);
+    }
     if (spec->exec_fd >= 0) syscall(SYS_execveat, spec->exec_fd, "", spec->argv, spec->envp, AT_EMPTY_PATH);
     else execve(spec->path, spec->argv, spec->envp);
     airlock_spawn_fail(errfd, AIRLOCK_STAGE_EXECVE, errno);
+}
+
+// ---- The sandbox's mount namespace and bounds, run by the init ----
+#include <sys/ioctl.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#define AIRLOCK_OPEN_TREE_CLONE 1
+#define AIRLOCK_MOVE_MOUNT_F_EMPTY_PATH 0x4
+#define AIRLOCK_MOUNT_ATTR_RDONLY 0x1
+// struct mount_attr (linux/mount.h clashes with glibc's sys/mount.h).
+struct airlock_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
+#define AIRLOCK_MAX_MOUNTS 96
+#define AIRLOCK_MAX_CGROUPS 8
+#define AIRLOCK_MAX_WATCHES 8
+
+static unsigned long airlock_ms_flags(unsigned int f) {
+    return ((f & AIRLOCK_MOUNT_NOSUID) ? MS_NOSUID : 0) | ((f & AIRLOCK_MOUNT_NODEV) ? MS_NODEV : 0)
+         | ((f & AIRLOCK_MOUNT_NOEXEC) ? MS_NOEXEC : 0);
+}
+
+static int airlock_set_readonly(const char *target, int readonly) {
+    struct airlock_mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    if (readonly) attr.attr_set = AIRLOCK_MOUNT_ATTR_RDONLY; else attr.attr_clr = AIRLOCK_MOUNT_ATTR_RDONLY;
+    return (int)syscall(SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof attr);
+}
+
+// One step; 0 or -1 with errno. `tree` is the detached copy of a BIND step's descriptor.
+static int airlock_mount_step(const struct airlock_mount_op *op, int tree) {
+    switch (op->kind) {
+    case AIRLOCK_MOUNT_TMPFS:
+        return mount("tmpfs", op->target, "tmpfs", airlock_ms_flags(op->flags), op->data);
+    case AIRLOCK_MOUNT_PROC:
+        return mount("proc", op->target, "proc", airlock_ms_flags(op->flags), op->data);
+    case AIRLOCK_MOUNT_DEVPTS:
+        return mount("devpts", op->target, "devpts", airlock_ms_flags(op->flags), op->data);
+    case AIRLOCK_MOUNT_BIND:
+        if (tree >= 0)
+            return (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, op->target, AIRLOCK_MOVE_MOUNT_F_EMPTY_PATH);
+        if (op->source == NULL) { errno = EINVAL; return -1; }
+        return mount(op->source, op->target, NULL, MS_BIND | MS_REC | airlock_ms_flags(op->flags), NULL);
+    case AIRLOCK_MOUNT_READONLY: return airlock_set_readonly(op->target, 1);
+    case AIRLOCK_MOUNT_WRITABLE: return airlock_set_readonly(op->target, 0);
+    case AIRLOCK_MOUNT_MKDIR:
+        return (mkdir(op->target, op->mode) == 0 || errno == EEXIST) ? 0 : -1;
+    case AIRLOCK_MOUNT_FILE: {
+        int fd = open(op->target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, op->mode);
+        if (fd < 0) return -1;
+        size_t len = op->data ? strlen(op->data) : 0, off = 0;
+        while (off < len) {
+            ssize_t n = write(fd, op->data + off, len - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) { int e = n < 0 ? errno : EIO; close(fd); errno = e; return -1; }
+            off += (size_t)n;
+        }
+        if (fchmod(fd, op->mode) != 0) { int e = errno; close(fd); errno = e; return -1; }
+        return close(fd);
+    }
+    case AIRLOCK_MOUNT_SYMLINK:
+        if (op->source == NULL) { errno = EINVAL; return -1; }
+        return (symlink(op->source, op->target) == 0 || errno == EEXIST) ? 0 : -1;
+    case AIRLOCK_MOUNT_MKNOD:
+        if (mknod(op->target, S_IFCHR | (op->mode & 07777), (dev_t)op->device) != 0) return -1;
+        return chmod(op->target, op->mode & 07777);  // mknod applies the umask
+    default:
+        errno = EINVAL;
+        return -1;
+    }
+}
+
+// The sandbox: a new mount namespace, private, built by the spec's steps. Sources given as
+// descriptors are copied (open_tree) before the unshare: a mount of another namespace cannot be
+// bound, a detached copy can be moved in.
+static void airlock_build_mounts(const struct airlock_spawn_spec *spec, int errfd) {
+    int trees[AIRLOCK_MAX_MOUNTS];
+    for (int i = 0; i < spec->mount_count; i++) {
+        const struct airlock_mount_op *op = &spec->mounts[i];
+        trees[i] = -1;
+        if (op->kind != AIRLOCK_MOUNT_BIND || op->source_fd < 0) continue;
+        trees[i] = (int)syscall(SYS_open_tree, op->source_fd, "",
+                                AIRLOCK_OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH | O_CLOEXEC);
+        if (trees[i] < 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_MOUNT_BASE + i, errno);
+    }
+    if (unshare(CLONE_NEWNS) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_UNSHARE_MNT, errno);
+    // Nothing done here may reach the host's namespace, nor the host's later mounts this one.
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_UNSHARE_MNT, errno);
+    for (int i = 0; i < spec->mount_count; i++) {
+        if (airlock_mount_step(&spec->mounts[i], trees[i]) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_MOUNT_BASE + i, errno);
+        if (trees[i] >= 0) { close(trees[i]); trees[i] = -1; }
+    }
+    // The cwd and root were copies of the host's; back to the root of this namespace.
+    if (chdir("/") != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_CHDIR, errno);
+}
+
+static int64_t airlock_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// The number after `key` at the start of a line of fd's content (from offset 0), or the file's
+// first number when key is NULL. UINT64_MAX when it cannot be read.
+static uint64_t airlock_read_counter(int fd, const char *key) {
+    char buf[1024];
+    ssize_t n;
+    do { n = pread(fd, buf, sizeof buf - 1, 0); } while (n < 0 && errno == EINTR);
+    if (n <= 0) return UINT64_MAX;
+    buf[n] = 0;
+    const char *p = buf;
+    if (key != NULL) {
+        size_t klen = strlen(key);
+        for (;;) {
+            if (strncmp(p, key, klen) == 0 && (p[klen] == ' ' || p[klen] == '\t')) { p += klen; break; }
+            p = strchr(p, '\n');
+            if (p == NULL) return UINT64_MAX;
+            p++;
+        }
+    }
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p < '0' || *p > '9') return UINT64_MAX;
+    uint64_t v = 0;
+    while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
+    return v;
+}
+
+// A bound was hit: say which through the lifeline, then kill everything in the run.
+__attribute__((noreturn))
+static void airlock_limit_kill(const struct airlock_spawn_spec *spec, int reason) {
+    if (spec->life_fd >= 0 && (spec->flags & AIRLOCK_SPAWN_LIFE_SIGNALS)) {
+        struct airlock_limit_report r = { AIRLOCK_LIMIT_REPORT_MAGIC, reason };
+        (void)send(spec->life_fd, &r, sizeof r, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    if (spec->kill_fd >= 0) { ssize_t n = write(spec->kill_fd, "1", 1); (void)n; }
+    kill(-1, SIGKILL);  // pid 1 of the namespace: everyone else in it
+    _exit(137);
 }
 
 // The init: pid 1 of the new PID namespace. Starts with every signal blocked (the parent blocked
 // them around clone3) and keeps them blocked.
 __attribute__((noreturn))
 static void airlock_init_main(const struct airlock_spawn_spec *spec, int errfd) {
+    if (spec->mount_count > AIRLOCK_MAX_MOUNTS || spec->cgroup_count > AIRLOCK_MAX_CGROUPS
+        || spec->watch_count > AIRLOCK_MAX_WATCHES || spec->mount_count < 0 || spec->cgroup_count < 0 || spec->watch_count < 0)
+        airlock_spawn_fail(errfd, AIRLOCK_STAGE_INVALID, E2BIG);
     // Whatever the caller had open (sockets, other agents' pipes, even close-on-exec ones: the init
     // never execs) would otherwise live as long as the agent.
-    int keep[9] = { errfd, spec->netns_fd, spec->mntns_fd, spec->stdio[0], spec->stdio[1], spec->stdio[2],
-                    spec->cwd_fd, spec->exec_fd, spec->life_fd };
-    int err = airlock_close_all_but(keep, 9);
+    int keep[10 + AIRLOCK_MAX_MOUNTS + AIRLOCK_MAX_CGROUPS + AIRLOCK_MAX_WATCHES];
+    int nkeep = 0;
+    const int fixed[10] = { errfd, spec->netns_fd, spec->mntns_fd, spec->stdio[0], spec->stdio[1], spec->stdio[2],
+                            spec->cwd_fd, spec->exec_fd, spec->life_fd, spec->kill_fd };
+    for (int i = 0; i < 10; i++) keep[nkeep++] = fixed[i];
+    for (int i = 0; i < spec->mount_count; i++) keep[nkeep++] = spec->mounts[i].source_fd;
+    for (int i = 0; i < spec->cgroup_count; i++) keep[nkeep++] = spec->cgroup_fds[i];
+    for (int i = 0; i < spec->watch_count; i++) keep[nkeep++] = spec->watches[i].fd;
+    int err = airlock_close_all_but(keep, nkeep);
     if (err != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_CLOSE_FDS, err);
+    const int64_t started = airlock_now_ms();
 
     // A clone of the launcher without exec: its command line is the launcher's, so at least its
     // name tells it apart in ps and top.
@@ -314,12 +471,24 @@ static void airlock_init_main(const struct airlock_spawn_spec *spec, int errfd) 
         sigaddset(&waitset, handled[i]);
     }
 
+    // The run's cgroups first, so that everything after, the command included, is counted.
+    for (int i = 0; i < spec->cgroup_count; i++) {
+        ssize_t n;
+        do { n = write(spec->cgroup_fds[i], "0", 1); } while (n < 0 && errno == EINTR);
+        if (n != 1) airlock_spawn_fail(errfd, AIRLOCK_STAGE_CGROUP, n < 0 ? errno : EIO);
+    }
     // Namespaces and privileges here, not in the command, so that nothing in the new PID
     // namespace is privileged or outside the agent's network namespace.
     if (setns(spec->netns_fd, CLONE_NEWNET) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_SETNS_NET, errno);
     if (spec->mntns_fd >= 0 && setns(spec->mntns_fd, CLONE_NEWNS) != 0)
         airlock_spawn_fail(errfd, AIRLOCK_STAGE_SETNS_MNT, errno);
-    if (spec->cwd_fd >= 0 && fchdir(spec->cwd_fd) != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_CHDIR, errno);
+    if (spec->mount_count > 0) {
+        // The command enters its working directory by path, inside the sandbox: a directory
+        // descriptor from outside would lead back to the host's writable mounts.
+        airlock_build_mounts(spec, errfd);
+    } else if (spec->cwd_fd >= 0 && fchdir(spec->cwd_fd) != 0) {
+        airlock_spawn_fail(errfd, AIRLOCK_STAGE_CHDIR, errno);
+    }
     airlock_drop_privileges(spec, errfd);
 
     const int life = spec->life_fd;
@@ -341,15 +510,30 @@ static void airlock_init_main(const struct airlock_spawn_spec *spec, int errfd) 
     if (command < 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_FORK, errno);
     if (command == 0) airlock_command_main(spec, errfd);
 
-    // The init holds nothing but these two: its copy of the error pipe would hide the command's
+    // The init holds nothing but these: its copy of the error pipe would hide the command's
     // exec from the parent, and inherited pipes would hide EOF from their readers.
-    int held[2] = { sfd, life };
-    if (airlock_close_all_but(held, 2) != 0) _exit(127);
+    int held[2 + 1 + AIRLOCK_MAX_WATCHES] = { sfd, life, spec->kill_fd };
+    int nheld = 3;
+    for (int i = 0; i < spec->watch_count; i++) held[nheld++] = spec->watches[i].fd;
+    if (airlock_close_all_but(held, nheld) != 0) _exit(127);
     const int relays = (spec->flags & AIRLOCK_SPAWN_LIFE_SIGNALS) != 0;
+    const int64_t deadline = spec->timeout_ms > 0 ? started + spec->timeout_ms : 0;
 
     for (;;) {
+        // Bounds first: a tree that hit one is killed even while signals keep arriving.
+        for (int i = 0; i < spec->watch_count; i++) {
+            uint64_t v = airlock_read_counter(spec->watches[i].fd, spec->watches[i].key);
+            if (v != UINT64_MAX && v >= spec->watches[i].bound) airlock_limit_kill(spec, spec->watches[i].reason);
+        }
+        int timeout = -1;
+        if (spec->watch_count > 0) timeout = AIRLOCK_WATCH_INTERVAL_MS;
+        if (deadline > 0) {
+            int64_t left = deadline - airlock_now_ms();
+            if (left <= 0) airlock_limit_kill(spec, AIRLOCK_LIMIT_TIMEOUT);
+            if (timeout < 0 || left < timeout) timeout = (int)left;
+        }
         struct pollfd p[2] = { { sfd, POLLIN, 0 }, { life, (short)(relays ? POLLIN : 0), 0 } };
-        if (poll(p, life >= 0 ? 2 : 1, -1) < 0) continue;
+        if (poll(p, life >= 0 ? 2 : 1, timeout) <= 0) continue;
         if (p[1].revents & POLLIN) {
             unsigned char msg[16];
             ssize_t n = recv(life, msg, sizeof msg, MSG_DONTWAIT);

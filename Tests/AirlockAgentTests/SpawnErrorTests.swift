@@ -20,7 +20,9 @@ struct SpawnErrorTests {
     @Test func stagesMatchTheCEnum() {
         #expect(SpawnStage.invalid.rawValue == 1)
         #expect(SpawnStage.execve.rawValue == 20)
-        #expect(SpawnStage.allCases.map(\.rawValue) == Array(1...20))
+        #expect(SpawnStage.seccomp.rawValue == 21)
+        #expect(SpawnStage.unshareMount.rawValue == 24)
+        #expect(SpawnStage.allCases.map(\.rawValue) == Array(1...24))
     }
 
     @Test func exitStatusCodes() {

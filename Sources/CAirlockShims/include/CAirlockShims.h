@@ -86,6 +86,12 @@ int airlock_netns_probe(void);
 #define AIRLOCK_SPAWN_ALLOW_ROOT 0x2u
 /// The lifeline carries signals in and the exit status out (see above).
 #define AIRLOCK_SPAWN_LIFE_SIGNALS 0x4u
+/// The command runs under the agent syscall filter (`airlock_seccomp_install`), installed right
+/// before execve; when the kernel refuses the filter the command does not run.
+#define AIRLOCK_SPAWN_SECCOMP 0x8u
+/// After setsid, stdin (a terminal: the pty `airlock run` relays) becomes the command's
+/// controlling terminal (TIOCSCTTY), so job control and ^C work inside.
+#define AIRLOCK_SPAWN_CONTROLLING_TTY 0x10u
 
 /// The step that failed, written by the child to the error pipe with its errno.
 enum airlock_spawn_stage {
@@ -110,7 +116,64 @@ enum airlock_spawn_stage {
     AIRLOCK_STAGE_SETSID,
     AIRLOCK_STAGE_STDIO,        // opening /dev/null, dup2 onto 0, 1, 2
     AIRLOCK_STAGE_EXECVE,
+    AIRLOCK_STAGE_SECCOMP,      // installing the syscall filter
+    AIRLOCK_STAGE_TTY,          // TIOCSCTTY on stdin
+    AIRLOCK_STAGE_CGROUP,       // the init joining the run's cgroups
+    AIRLOCK_STAGE_UNSHARE_MNT,  // the init's new mount namespace
 };
+/// Mount step i of `airlock_spawn_spec.mounts` failed: the stage is this plus i.
+#define AIRLOCK_STAGE_MOUNT_BASE 1000
+
+/// One step of building the agent's mount namespace (the sandbox). The init runs them in order,
+/// as root, in a fresh mount namespace whose mounts are already private; Swift (SandboxPlan)
+/// decides what they are.
+enum airlock_mount_kind {
+    AIRLOCK_MOUNT_TMPFS = 1,    // a tmpfs at `target`, `data` its options ("mode=0755,size=…")
+    AIRLOCK_MOUNT_PROC,         // a proc of the init's (new) PID namespace at `target`
+    AIRLOCK_MOUNT_DEVPTS,       // a new devpts instance at `target` (`data` its options)
+    AIRLOCK_MOUNT_BIND,         // recursive bind of `source` (or /proc/self/fd/`source_fd`) onto `target`
+    AIRLOCK_MOUNT_READONLY,     // the mount tree at `target` becomes read-only (recursive)
+    AIRLOCK_MOUNT_WRITABLE,     // the mount tree at `target` becomes writable again (recursive)
+    AIRLOCK_MOUNT_MKDIR,        // mkdir `target` with `mode`; one that exists is fine
+    AIRLOCK_MOUNT_FILE,         // creates `target` (`mode`) holding `data`, truncating it
+    AIRLOCK_MOUNT_SYMLINK,      // symlink `source` at `target`
+    AIRLOCK_MOUNT_MKNOD,        // character device `device` at `target`, `mode` its permissions
+};
+/// AIRLOCK_MOUNT_* flags for tmpfs, proc, devpts and bind steps.
+#define AIRLOCK_MOUNT_NOSUID 0x1u
+#define AIRLOCK_MOUNT_NODEV 0x2u
+#define AIRLOCK_MOUNT_NOEXEC 0x4u
+struct airlock_mount_op {
+    int kind;                  ///< enum airlock_mount_kind
+    const char *source;        ///< BIND, SYMLINK; NULL for BIND from `source_fd`
+    int source_fd;             ///< BIND: an O_PATH descriptor to bind from, or -1
+    const char *target;        ///< absolute, in the new mount namespace
+    const char *data;          ///< TMPFS/DEVPTS options, FILE content; may be NULL
+    unsigned int mode;         ///< MKDIR, FILE, MKNOD
+    unsigned int flags;        ///< AIRLOCK_MOUNT_NOSUID | NODEV | NOEXEC
+    unsigned long device;      ///< MKNOD: makedev(major, minor)
+};
+
+/// A cgroup bound the init watches (every AIRLOCK_WATCH_INTERVAL_MS): it reads `fd` from offset
+/// 0, finds the number after `key` (a "key value" line; NULL: the file is one number), and when
+/// it reaches `bound` reports `reason` through the lifeline and kills the tree.
+#define AIRLOCK_WATCH_INTERVAL_MS 100
+struct airlock_limit_watch {
+    int fd;
+    const char *key;
+    uint64_t bound;
+    int reason;                ///< AIRLOCK_LIMIT_*
+};
+/// Why the init killed the tree; sent through a lifeline with AIRLOCK_SPAWN_LIFE_SIGNALS as a
+/// `struct airlock_limit_report` (8 bytes) before the status.
+enum airlock_limit_reason {
+    AIRLOCK_LIMIT_TIMEOUT = 1,
+    AIRLOCK_LIMIT_PIDS,
+    AIRLOCK_LIMIT_MEMORY,
+    AIRLOCK_LIMIT_CPU,
+};
+#define AIRLOCK_LIMIT_REPORT_MAGIC 0x4c494d54  /* "LIMT" */
+struct airlock_limit_report { int32_t magic; int32_t reason; };
 
 /// What to run and how. Every pointer and descriptor is borrowed for the duration of the call.
 struct airlock_spawn_spec {
@@ -129,7 +192,26 @@ struct airlock_spawn_spec {
     uid_t uid;
     gid_t gid;
     unsigned int flags;        ///< AIRLOCK_SPAWN_*
+    /// The sandbox: with mount_count > 0 the init unshares a mount namespace and runs these
+    /// steps before the privilege drop (then `cwd`, entered by the command, is a path there).
+    const struct airlock_mount_op *mounts;
+    int mount_count;
+    /// cgroup.procs files (open for writing) the init joins, as root, before it forks.
+    const int *cgroup_fds;
+    int cgroup_count;
+    /// cgroup.kill of the run's v2 cgroup (open for writing) or -1: how the init kills the tree
+    /// when a bound is hit; without it, kill(-1) inside the PID namespace.
+    int kill_fd;
+    const struct airlock_limit_watch *watches;
+    int watch_count;
+    /// When > 0, the tree is killed (AIRLOCK_LIMIT_TIMEOUT) this long after the init started.
+    int64_t timeout_ms;
 };
+
+/// Installs the agent syscall filter on the calling thread (seccomp, after no_new_privs; see
+/// seccomp.c for what it denies). Async-signal-safe. Returns 0 or an errno value; EOPNOTSUPP on
+/// architectures the filter does not know.
+int airlock_seccomp_install(void);
 
 /// Starts `spec` as described above and returns the init's pid (in the caller's PID namespace),
 /// with `*pidfd_out` a close-on-exec pidfd for it (from clone3, so no pid-reuse window). Returns
@@ -166,7 +248,7 @@ int airlock_signalfd_read(int fd);
 
 /// Upper bound on descriptors in one control message; the receive buffer holds exactly this many,
 /// so a message carrying more arrives with its excess already dropped by the kernel (and flagged).
-#define AIRLOCK_CONTROL_MAX_FDS 8
+#define AIRLOCK_CONTROL_MAX_FDS 40
 /// The kernel's own limit on descriptors per message (SCM_MAX_FD); sending accepts up to this so
 /// tests can play a peer that breaks the protocol's smaller cap.
 #define AIRLOCK_SCM_MAX_FD 253
