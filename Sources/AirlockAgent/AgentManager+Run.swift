@@ -14,7 +14,7 @@ extension AgentManager {
 
     func run(_ r: ControlProtocol.RunRequest, from caller: ControlPeer, fds: inout [Int32]) throws {
         guard fds.count == r.descriptorCount else {
-            throw Refusal("run needs \(r.descriptorCount) descriptors (stdin, stdout, stderr, working directory, lifeline\(r.key ? ", key" : "")), got \(fds.count)")
+            throw Refusal("run needs \(r.descriptorCount) descriptors (stdin, stdout, stderr, working directory, lifeline\(r.key ? ", key" : "")\(r.rw.isEmpty && r.ro.isEmpty ? "" : ", one per --rw and --ro path")), got \(fds.count)")
         }
         guard !r.command.isEmpty else { throw Refusal("no command given") }
         guard !runs.values.contains(where: { $0.caller?.id == caller.id }) else { throw Refusal("this connection already has a run") }
@@ -30,6 +30,8 @@ extension AgentManager {
                                    : try AgentUser(uid: caller.uid, gid: caller.gid)
         } catch { throw Refusal("\(error)") }
         let forwards = try Self.forwards(r.forward, policy: server.policy)
+        let grantFDs = Array(fds[(r.key ? 6 : 5)...])
+        let sandbox = try Self.sandbox(r, workdir: fds[3], grants: grantFDs)
         // Resolve the program now, so a typo fails before anything is built.
         let env = Self.environment(r.environment, user: user)
         var spec: ProcessSpec
@@ -40,14 +42,17 @@ extension AgentManager {
 
         let run = Run(name: attachmentName(for: agent.name), agent: agent.name, peer: PeerID(publicKey: key.publicKey),
                       isRun: true, caller: caller)
-        run.heldFDs = Array(fds[0..<4])
+        run.heldFDs = Array(fds[0..<4]) + grantFDs  // the mount steps borrow the grants' descriptors
         run.lifeline = fds[4]
         fds.removeSubrange(0..<5)  // the run owns them now
+        fds.removeAll { grantFDs.contains($0) }
         try start(run, key: key, scope: scope, forwards: forwards) { [weak self, unowned run] ns in
             guard let self else { return }
             spec.network = ns
             spec.stdin = run.heldFDs[0]; spec.stdout = run.heldFDs[1]; spec.stderr = run.heldFDs[2]
             spec.workingDirectoryDescriptor = run.heldFDs[3]
+            spec.mounts = sandbox.steps
+            spec.workingDirectory = sandbox.workingDirectory
             spec.lifeline = run.lifeline
             spec.lifelineCarriesSignals = true
             let command: AgentProcess
@@ -67,6 +72,24 @@ extension AgentManager {
             // The namespace and both pidfds go to the caller, for `reattach` after a relay restart.
             self.reply(caller, "started", self.started(run), fds: [ns.descriptor, command.pidfd, run.shim?.pidfd ?? -1].filter { $0 >= 0 })
         }
+    }
+
+    /// The sandbox for a run: its working directory (descriptor 3) and `--rw`/`--ro` paths
+    /// (`grants`, rw first), by the paths the descriptors have in the relay's view.
+    static func sandbox(_ r: ControlProtocol.RunRequest, workdir: Int32, grants: [Int32]) throws(Refusal) -> SandboxPlan {
+        do {
+            let work = try SandboxPlan.grant(descriptor: workdir, writable: true)
+            guard work.isDirectory else { throw SandboxError("the working directory is not a directory") }
+            var given: [SandboxPlan.Grant] = []
+            for (i, fd) in grants.enumerated() {
+                let writable = i < r.rw.count
+                let name = writable ? r.rw[i] : r.ro[i - r.rw.count]
+                do { given.append(try SandboxPlan.grant(descriptor: fd, writable: writable)) } catch {
+                    throw SandboxError("--\(writable ? "rw" : "ro") \(name): \(error)")
+                }
+            }
+            return try SandboxPlan(workdir: work, grants: given, resolvConfPath: SandboxPlan.resolvConfTarget())
+        } catch { throw Refusal("\(error)") }
     }
 
     /// The command's environment: the caller's, with the proxy variables pointing at the shim,

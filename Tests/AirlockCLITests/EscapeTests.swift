@@ -14,10 +14,10 @@ struct EscapeTests {
     /// Runs the probe with `attempts` (name → attempt fields) in a fresh agent and returns each
     /// attempt's result by name.
     static func probe(_ rig: AgentRig, _ attempts: [(String, [String: Any])], runArgs: [String] = [],
-                      wrapper: String? = nil) async throws -> [String: String] {
+                      environment: [String: String] = [:], wrapper: String? = nil) async throws -> [String: String] {
         let list = attempts.map { name, fields in fields.merging(["name": name]) { $1 } }
         let json = String(decoding: try JSONSerialization.data(withJSONObject: list), as: UTF8.self)
-        let r = try await rig.run(runArgs + ["--", "python3", "-c", probe, json], wrapper: wrapper)
+        let r = try await rig.run(runArgs + ["--", "python3", "-c", probe, json], environment: environment, wrapper: wrapper)
         #expect(r.status == 0, "probe: \(r.stderr)")
         var results: [String: String] = [:]
         for line in r.stdout.split(separator: "\n") {
@@ -82,7 +82,7 @@ struct EscapeTests {
             "raw IP socket": "EPERM",
             "packet socket": "EPERM",
             "host abstract Unix socket": "ECONNREFUSED",       // abstract names are per namespace
-            "the control socket": "EACCES",                    // root:airlock 0750, and no groups
+            "the control socket": "EACCES",                    // root:airlock 0750, and no groups (the rig's is in the working directory; a relay's own is under /run, out of sight)
             "add a route": "RTNETLINK answers: Operation not permitted",
             "add a link": "RTNETLINK answers: Operation not permitted",
             "add an address": "RTNETLINK answers: Operation not permitted",

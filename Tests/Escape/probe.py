@@ -82,7 +82,52 @@ def read_file(a):
     return "ok"
 
 
-KINDS = {"tcp": tcp, "udp": udp, "socket": make_socket, "unix": unix, "fds": fds, "command": command, "read": read_file}
+def write_file(a):
+    with open(a["path"], "ab" if a.get("append") else "wb") as f:
+        f.write(b"written by the escape probe\n")
+    return "ok"
+
+
+def list_dir(a):
+    """The directory's entries, sorted, comma-separated (only numeric ones with "numeric")."""
+    names = sorted(os.listdir(a["path"]))
+    if a.get("numeric"):
+        names = sorted((n for n in names if n.isdigit()), key=int)
+    return ",".join(names)
+
+
+def text(a):
+    with open(a["path"]) as f:
+        return f.read()
+
+
+def cwd(_a):
+    return os.getcwd()
+
+
+def signal0(a):
+    os.kill(a["pid"], 0)
+    return "ok"
+
+
+def vm_read(a):
+    """process_vm_readv of one byte at the target's stack pointer-ish address 0x1000."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class IOVec(ctypes.Structure):
+        _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+    buf = ctypes.create_string_buffer(1)
+    local = IOVec(ctypes.cast(buf, ctypes.c_void_p), 1)
+    remote = IOVec(0x1000, 1)
+    n = libc.process_vm_readv(a["pid"], ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    if n < 0:
+        raise OSError(ctypes.get_errno(), "process_vm_readv")
+    return "ok"
+
+
+KINDS = {"tcp": tcp, "udp": udp, "socket": make_socket, "unix": unix, "fds": fds, "command": command, "read": read_file,
+         "write": write_file, "listdir": list_dir, "text": text, "cwd": cwd, "signal0": signal0, "vm_read": vm_read}
 
 for attempt in json.loads(sys.argv[1]):
     try:
