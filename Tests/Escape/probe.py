@@ -100,6 +100,7 @@ NUMBERS = {
     "add_key": (248, 217), "request_key": (249, 218), "keyctl": (250, 219),
     "kexec_load": (246, 104), "kexec_file_load": (320, 294),
     "init_module": (175, 105), "finit_module": (313, 273), "delete_module": (176, 106),
+    "ptrace": (101, 117),
 }
 X32_SYSCALL_BIT = 0x40000000
 
