@@ -68,6 +68,8 @@
 #define ENOSYS_ (SECCOMP_RET_ERRNO | ENOSYS)
 // Every check is a self-contained block that starts with the syscall number in A and either
 // returns or falls through to the next block with A unchanged, so an #ifdef can drop any block.
+// A block's first jump skips, when nr differs, exactly the instructions left in it: count them
+// again when changing one (the tests fail every call otherwise, as an allowed call lands on a RET).
 #define DENY(nr, action) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), RET(action)
 // nr with low-32-bit argument i equal to a or b: EPERM; nr otherwise: allowed.
 #define DENY_ARG_EQ2(nr, i, a, b)                                   \
