@@ -55,6 +55,7 @@ extension AgentManager {
             spec.workingDirectory = sandbox.workingDirectory
             spec.lifeline = run.lifeline
             spec.lifelineCarriesSignals = true
+            spec.seccomp = true  // the agent's command only; the shim (startShim) needs no filter of its own
             let command: AgentProcess
             do throws(SpawnError) {
                 command = try AgentProcess.spawn(spec)
