@@ -35,14 +35,30 @@ public struct CgroupPlan: Sendable, Equatable {
     public var kill: String?
     /// `--timeout` for the init, in milliseconds.
     public var timeoutMilliseconds: Int64?
-    /// What is in force and by what, for the log: `pids 64 (v1 pids), memory 256 MiB (v1
-    /// memory), timeout 30 s, kill cgroup.kill (v2)`.
-    public var description: String = ""
+    /// Each limit in force and by what: `pids 64 (v1 pids)`, `timeout 30 s`.
+    public var limits: [String] = []
 
     public init() {}
 
-    /// Nothing to create: no hierarchy is needed.
+    /// What is in force and by what, for the log: `pids 64 (v1 pids), memory 256 MiB (v1
+    /// memory), timeout 30 s, kill cgroup.kill (v2)`.
+    public var description: String {
+        (limits + [kill != nil ? "kill cgroup.kill (v2)" : "kill through the PID namespace"]).joined(separator: ", ")
+    }
+
+    /// Whether there is a cgroup to create.
     public var needsCgroup: Bool { !hierarchies.isEmpty }
+
+    /// Only the kill switch: no limit needs the cgroup, and the PID namespace kills the tree
+    /// without it.
+    public var isOnlyKillSwitch: Bool { writes.isEmpty && watches.isEmpty }
+
+    /// This plan without its cgroup (for a run whose kill-switch cgroup could not be made).
+    public func withoutCgroup() -> CgroupPlan {
+        var p = self
+        p.hierarchies = []; p.unified = nil; p.kill = nil; p.controllers = []
+        return p
+    }
 
     mutating func use(_ hierarchy: String) {
         if !hierarchies.contains(hierarchy) { hierarchies.append(hierarchy) }
@@ -69,7 +85,6 @@ extension CgroupLayout {
     /// never silently left out.
     public func plan(_ limits: RunLimits) throws(LimitError) -> CgroupPlan {
         var p = CgroupPlan()
-        var parts: [String] = []
         if let u = unified, hasKill { p.use(u); p.kill = u }
 
         if let n = limits.pids {
@@ -78,13 +93,13 @@ extension CgroupLayout {
                 p.use(h)
                 p.writes.append(.init(hierarchy: h, file: "pids.max", value: "\(n)"))
                 p.watches.append(.init(hierarchy: h, file: "pids.events", key: "max", bound: 1, reason: .pids))
-                parts.append("pids \(n) (v1 pids)")
+                p.limits.append("pids \(n) (v1 pids)")
             } else if let u = unified, unifiedControllers.contains("pids") {
                 p.use(u)
                 p.controllers.append("pids")
                 p.writes.append(.init(hierarchy: u, file: "pids.max", value: "\(n)"))
                 p.watches.append(.init(hierarchy: u, file: "pids.events", key: "max", bound: 1, reason: .pids))
-                parts.append("pids \(n) (v2 pids)")
+                p.limits.append("pids \(n) (v2 pids)")
             } else {
                 throw LimitError("\(option): this machine cannot enforce it: \(missing("pids"))")
             }
@@ -99,14 +114,14 @@ extension CgroupLayout {
                 // The same for memory+swap, so swapping out cannot dodge the limit.
                 p.writes.append(.init(hierarchy: h, file: "memory.memsw.limit_in_bytes", value: "\(bytes)", ifPresent: true))
                 p.watches.append(.init(hierarchy: h, file: "memory.oom_control", key: "oom_kill", bound: 1, reason: .memory))
-                parts.append("memory \(text) (v1 memory)")
+                p.limits.append("memory \(text) (v1 memory)")
             } else if let u = unified, unifiedControllers.contains("memory") {
                 p.use(u)
                 p.controllers.append("memory")
                 p.writes.append(.init(hierarchy: u, file: "memory.max", value: "\(bytes)"))
                 p.writes.append(.init(hierarchy: u, file: "memory.swap.max", value: "0", ifPresent: true))
                 p.watches.append(.init(hierarchy: u, file: "memory.events", key: "oom_kill", bound: 1, reason: .memory))
-                parts.append("memory \(text) (v2 memory)")
+                p.limits.append("memory \(text) (v2 memory)")
             } else {
                 throw LimitError("\(option): this machine cannot enforce it: \(missing("memory"))")
             }
@@ -117,23 +132,21 @@ extension CgroupLayout {
             if let h = v1["cpuacct"] {
                 p.use(h)
                 p.watches.append(.init(hierarchy: h, file: "cpuacct.usage", key: nil, bound: UInt64(seconds * 1e9), reason: .cpu))
-                parts.append("cpu \(text) (v1 cpuacct)")
+                p.limits.append("cpu \(text) (v1 cpuacct)")
             } else if let u = unified {
                 // cpu.stat's usage_usec is kept in every v2 cgroup, with or without the cpu controller.
                 p.use(u)
                 p.watches.append(.init(hierarchy: u, file: "cpu.stat", key: "usage_usec", bound: UInt64(seconds * 1e6), reason: .cpu))
-                parts.append("cpu \(text) (v2 cpu.stat)")
+                p.limits.append("cpu \(text) (v2 cpu.stat)")
             } else {
                 throw LimitError("\(option): this machine cannot enforce it: no cpuacct controller (no writable v1 cpuacct hierarchy, and no cgroup v2 hierarchy for cpu.stat)")
             }
         }
         if let t = limits.timeout {
             p.timeoutMilliseconds = Int64((t * 1000).rounded(.up))
-            parts.append("timeout \(RunLimits.secondsText(t))")
+            p.limits.append("timeout \(RunLimits.secondsText(t))")
         }
-        if let n = limits.killOnDeny { parts.append("kill-on-deny \(n)") }
-        parts.append(p.kill != nil ? "kill cgroup.kill (v2)" : "kill through the PID namespace")
-        p.description = parts.joined(separator: ", ")
+        if let n = limits.killOnDeny { p.limits.append("kill-on-deny \(n)") }
         p.unified = unified.flatMap { p.hierarchies.contains($0) ? $0 : nil }
         return p
     }
