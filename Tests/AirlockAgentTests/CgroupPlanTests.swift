@@ -49,7 +49,11 @@ struct CgroupPlanTests {
 
     @Test func everyRunGetsAV2CgroupWhenThereIsCgroupKill() throws {
         #expect(try Self.hybrid.plan(RunLimits()).hierarchies == ["/sys/fs/cgroup/unified"])
-        #expect(try Self.hybrid.plan(RunLimits()).description == "kill cgroup.kill (v2)")
+        let bare = try Self.hybrid.plan(RunLimits(timeout: 5))
+        #expect(bare.description == "timeout 5 s, kill cgroup.kill (v2)" && bare.isOnlyKillSwitch)
+        #expect(!bare.withoutCgroup().needsCgroup && bare.withoutCgroup().description == "timeout 5 s, kill through the PID namespace",
+                "where the cgroup cannot be made, a run without limits goes on without it")
+        #expect(try !Self.hybrid.plan(RunLimits(pids: 1)).isOnlyKillSwitch)
         var old = Self.hybrid
         old.hasKill = false
         #expect(try !old.plan(RunLimits()).needsCgroup)
