@@ -97,9 +97,10 @@ struct SandboxLimitTests {
     @Test func aRunThatOutlivesItsRelayKeepsItsCgroupUntilItEnds() async throws {
         let rig = try await AgentRig(); defer { rig.finish() }
         let marker = RunTeardownTests.marker()
-        let run = try rig.startRun(["--pids", "64", "--", "sleep", marker])
+        let run = try rig.startRun(["--verbose", "--pids", "64", "--", "sleep", marker])
         defer { run.kill() }
-        let up = try await AgentRig.eventually { !AgentRig.processes(startingWith: "sleep \(marker)").isEmpty }
+        // Started as far as airlock run knows (its --verbose line), or it could not reattach.
+        let up = try await AgentRig.eventually { run.stderrText.contains("tester runs as agent tester") }
         try #require(up, "\(run.stderrText) \(rig.relayLog.suffix(8))")
         let leaves = rig.cgroups()
         #expect(!leaves.isEmpty)
@@ -123,5 +124,10 @@ struct SandboxLimitTests {
         #expect(limits.contains(try layout.plan(RunLimits()).description), "\(limits)")
         let help = try await rig.airlockCommand(["run", "--help"])
         #expect(help.status == 0 && help.stdout.split(separator: "\n").last.map(String.init) == layout.onThisMachine, "\(help.stdout.suffix(200))")
+        // A relay that stops with no run left removes its airlock-<prefix> directories.
+        rig.relay.signal(SIGTERM)
+        #expect(try await rig.relay.waitForExit(timeout: 20) == 0)
+        let parents = layout.hierarchies.map { "\($0)/\(RunCgroup.parentName(prefix: rig.prefix))" }
+        #expect(parents.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "\(parents)")
     }
 }
