@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "AirlockNetTests", dependencies: ["AirlockNet", "AirlockCore"]),
         .testTarget(name: "AirlockRelayTests", dependencies: ["AirlockRelay", "AirlockPolicy", "AirlockIO", "AirlockNet", "AirlockWire", "AirlockCrypto", "AirlockCore"]),
         .testTarget(name: "AirlockAgentTests", dependencies: ["AirlockAgent", "AirlockNet", "AirlockIO", "AirlockRelay", "AirlockWire", "AirlockCrypto", "AirlockCore"]),
-        .testTarget(name: "AirlockCLITests", dependencies: ["AirlockCLI", "AirlockCrypto", "AirlockPolicy", "AirlockCore"]),
+        .testTarget(name: "AirlockCLITests", dependencies: ["AirlockCLI", "AirlockAgent", "AirlockCrypto", "AirlockPolicy", "AirlockCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -32,6 +32,8 @@ extension AgentManager {
         let forwards = try Self.forwards(r.forward, policy: server.policy)
         let grantFDs = Array(fds[(r.key ? 6 : 5)...])
         let sandbox = try Self.sandbox(r, workdir: fds[3], grants: grantFDs)
+        // Limits this machine cannot enforce stop the run here, before anything is built.
+        let bounds = try bounds(for: r.limits)
         // Resolve the program now, so a typo fails before anything is built.
         let env = Self.environment(r.environment, user: user)
         var spec: ProcessSpec
@@ -42,6 +44,7 @@ extension AgentManager {
 
         let run = Run(name: attachmentName(for: agent.name), agent: agent.name, peer: PeerID(publicKey: key.publicKey),
                       isRun: true, caller: caller)
+        run.bounds = bounds
         run.heldFDs = Array(fds[0..<4]) + grantFDs  // the mount steps borrow the grants' descriptors
         run.lifeline = fds[4]
         fds.removeSubrange(0..<5)  // the run owns them now
@@ -56,6 +59,7 @@ extension AgentManager {
             spec.lifeline = run.lifeline
             spec.lifelineCarriesSignals = true
             spec.seccomp = true  // the agent's command only; the shim (startShim) needs no filter of its own
+            do throws(Refusal) { try self.makeCgroup(for: run, spec: &spec) } catch { return self.fail(run, error.message) }
             let command: AgentProcess
             do throws(SpawnError) {
                 command = try AgentProcess.spawn(spec)
@@ -63,6 +67,7 @@ extension AgentManager {
                 return self.fail(run, "cannot start \(r.command[0]): \(error)")
             }
             run.command = command
+            self.cgroupSpawned(run)
             run.heldFDs.forEach { _ = close($0) }
             run.heldFDs = []
             close(run.lifeline)
@@ -158,6 +163,7 @@ extension AgentManager {
         runs[run.name] = run
         run.command = command
         run.shim = shim
+        adoptCgroup(for: run, named: r.name, pid: command.pid)
         bind(run, scope: scope)
         watchShim(run, shim)
         watch(run)
@@ -305,11 +311,12 @@ extension AgentManager {
             try hub.host.loop.register(command.pidfd, interest: .read) { [weak self, weak run] _ in
                 guard let self, let run, !run.ended else { return }
                 let status = (command as? AgentProcess)?.exitStatus
+                let killed = self.limitReached(run, status)  // before `end` removes the cgroup's counters
                 self.logger.info("run_exited", ["run": run.name, "status": status?.description ?? "ended"])
                 // Torn down first, so that when `airlock run` returns nothing of the run is left.
                 self.end(run.name, reason: "command \(status?.description ?? "ended")", notify: false)
                 if let caller = run.caller {
-                    self.reply(caller, "exited", ControlProtocol.Exited(code: status?.code ?? -1, description: status?.description ?? "ended"))
+                    self.reply(caller, "exited", ControlProtocol.Exited(code: status?.code ?? -1, description: killed ?? status?.description ?? "ended"))
                 }
             }
         } catch { fail(run, "cannot watch the command: \(error)") }
@@ -364,11 +371,13 @@ extension AgentManager {
         let loop = hub.host.loop
         if let t = run.shimTimer { _ = loop.cancel(t) }
         closeShimOutput(run)
+        killCgroup(run)  // the whole tree at once, before its init
         for p in [run.command, run.shim].compactMap({ $0 }) {
             loop.deregister(p.pidfd)
             p.kill()
             p.waitGone(timeoutMilliseconds: 2000)
         }
+        removeCgroup(run)
         run.heldFDs.forEach { _ = close($0) }
         run.heldFDs = []
         if run.lifeline >= 0 { close(run.lifeline); run.lifeline = -1 }

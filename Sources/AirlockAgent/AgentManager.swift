@@ -42,6 +42,10 @@ public final class AgentManager {
 
     var control: ControlServer?
     var runs: [String: Run] = [:]
+    /// This machine's cgroup hierarchies, read once at start (`AgentManager+Cgroup.swift`).
+    let cgroupLayout = CgroupLayout.current()
+    /// Run cgroups whose removal is still being retried.
+    var cgroupsLeft: [RunCgroup] = []
 
     /// One agent namespace with its shim, and for `run` its command and caller.
     final class Run {
@@ -61,6 +65,8 @@ public final class AgentManager {
         var shimTimer: TimerID?
         /// Descriptors received for the command, closed once it started or the run ended.
         var heldFDs: [Int32] = []
+        /// Its limits and cgroup (runs only).
+        var bounds: RunBounds?
         var ended = false
         init(name: String, agent: String, peer: PeerID, isRun: Bool, caller: ControlPeer?) {
             self.name = name; self.agent = agent; self.peer = peer; self.isRun = isRun; self.caller = caller
@@ -75,6 +81,10 @@ public final class AgentManager {
         guard fd >= 0 else { throw Errno(rawValue: errno) }
         executable = fd
         home = try? NamespaceID.network(ofProcess: getpid())
+        sweepCgroups()
+        server.onPolicyRefusal = { [weak self] source, target, reason in
+            self?.policyRefused(source: source, target: target, reason: reason)
+        }
     }
 
     deinit { close(executable) }
@@ -100,6 +110,7 @@ public final class AgentManager {
         }
         control?.close()
         control = nil
+        stopCgroups()
     }
 
     /// Names of the runs and attachments alive now.
@@ -235,9 +246,11 @@ public final class AgentManager {
     /// A free attachment name for `agent`: the agent's own, else `agent-2`, `agent-3`, …
     func attachmentName(for agent: String, preferring wanted: String? = nil) -> String {
         if let wanted, runs[wanted] == nil, hub.agent(named: wanted) == nil { return wanted }
-        if runs[agent] == nil && hub.agent(named: agent) == nil { return agent }
+        // A cgroup of the name may belong to a run that outlived its relay and will reattach.
+        func free(_ n: String) -> Bool { runs[n] == nil && hub.agent(named: n) == nil && !cgroupTaken(n) }
+        if free(agent) { return agent }
         var i = 2
-        while runs["\(agent)-\(i)"] != nil || hub.agent(named: "\(agent)-\(i)") != nil { i += 1 }
+        while !free("\(agent)-\(i)") { i += 1 }
         return "\(agent)-\(i)"
     }
 }

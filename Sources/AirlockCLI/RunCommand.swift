@@ -78,7 +78,11 @@ enum RunCommand: Command {
     static func run(_ args: [String]) throws -> Int32 {
         let a = try Arguments(args, options: ["name", "allow", "forward", "key", "control", "workdir", "rw", "ro",
                                               "timeout", "memory", "pids", "cpu", "kill-on-deny"], flags: ["verbose"])
-        if a.wantsHelp { Output.out(help); return 0 }
+        if a.wantsHelp {
+            Output.out(help)
+            Output.out("\n" + CgroupLayout.current().onThisMachine)  // what the limit options can do here
+            return 0
+        }
         guard a.positionals.isEmpty else {
             throw Arguments.UsageError("unexpected argument \(a.positionals[0]); put the command after --")
         }

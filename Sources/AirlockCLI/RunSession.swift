@@ -176,6 +176,16 @@ final class RunSession {
 
     /// Acts on one lifeline message (`count` 0: the init is gone); false when no more can come.
     private func lifelineMessage(_ buf: [UInt8], count n: Int) -> Bool {
+        // A limit report (`struct airlock_limit_report`: magic, reason): the init killed the
+        // tree for a bound and exits 137 without a status of its own.
+        if n == 8, buf.withUnsafeBytes({ $0.load(as: Int32.self) }) == 0x4c49_4d54 {
+            let raw = buf.withUnsafeBytes { $0.load(fromByteOffset: 4, as: Int32.self) }
+            let what = LimitWatch.Reason(rawValue: raw).map { request.limits.option($0) } ?? "a limit"
+            say("\(what) reached: the agent's tree was killed")
+            status = 137
+            if client == nil { finish(.success(137)) } else { armDeadline(seconds: 5) }
+            return true
+        }
         if n == MemoryLayout<Int32>.size {
             status = buf.withUnsafeBytes { $0.load(as: Int32.self) }
             // With a relay, wait for its word that the run is torn down; without one, done.

@@ -14,7 +14,10 @@ extension RelayServer {
         guard let target = message.peer?.id else { return refuseConnect(x, .malformedMessage, target: nil, "no-peer", "CONNECT without a peer") }
         let decision = policy.scoped(policy.mayConnect(from: source, to: target, bindings: bindings),
                                      target: target, scope: runScopes[source], bindings: bindings)
-        guard decision.allowed else { return refuseConnect(x, .permissionDenied, target: target, decision.reason.rawValue, decision.text) }
+        guard decision.allowed else {
+            onPolicyRefusal?(source, target, decision.reason.rawValue)
+            return refuseConnect(x, .permissionDenied, target: target, decision.reason.rawValue, decision.text)
+        }
         guard let entry = table.lookup(target, now: now()) else {
             return refuseConnect(x, .noReservation, target: target, "no-reservation", "target holds no live reservation")
         }

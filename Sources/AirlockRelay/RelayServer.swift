@@ -23,6 +23,9 @@ public final class RelayServer {
     public var bindings = Policy.Bindings()
     /// Per-run `--allow` scopes by the run's identity (`Policy.RunScope`).
     public var runScopes: [PeerID: Policy.RunScope] = [:]
+    /// Called with (source, target, reason) for each CONNECT the policy refuses, before the
+    /// refusal is answered: the launcher counts them for `--kill-on-deny`.
+    public var onPolicyRefusal: ((PeerID, PeerID, String) -> Void)?
     let logger: Logger
     let now: () -> Double
 

@@ -435,6 +435,14 @@ static void airlock_limit_kill(const struct airlock_spawn_spec *spec, int reason
     _exit(137);
 }
 
+// Kills the tree (through airlock_limit_kill) when a watched counter reached its bound.
+static void airlock_check_watches(const struct airlock_spawn_spec *spec) {
+    for (int i = 0; i < spec->watch_count; i++) {
+        uint64_t v = airlock_read_counter(spec->watches[i].fd, spec->watches[i].key);
+        if (v != UINT64_MAX && v >= spec->watches[i].bound) airlock_limit_kill(spec, spec->watches[i].reason);
+    }
+}
+
 // The init: pid 1 of the new PID namespace. Starts with every signal blocked (the parent blocked
 // them around clone3) and keeps them blocked.
 __attribute__((noreturn))
@@ -521,10 +529,7 @@ static void airlock_init_main(const struct airlock_spawn_spec *spec, int errfd) 
 
     for (;;) {
         // Bounds first: a tree that hit one is killed even while signals keep arriving.
-        for (int i = 0; i < spec->watch_count; i++) {
-            uint64_t v = airlock_read_counter(spec->watches[i].fd, spec->watches[i].key);
-            if (v != UINT64_MAX && v >= spec->watches[i].bound) airlock_limit_kill(spec, spec->watches[i].reason);
-        }
+        airlock_check_watches(spec);
         int timeout = -1;
         if (spec->watch_count > 0) timeout = AIRLOCK_WATCH_INTERVAL_MS;
         if (deadline > 0) {
@@ -551,6 +556,9 @@ static void airlock_init_main(const struct airlock_spawn_spec *spec, int errfd) 
             pid_t r = waitpid(-1, &status, WNOHANG);
             if (r <= 0) break;
             if (r == command) {
+                // A command the OOM killer took, or one that gave up when a fork failed, ended
+                // because of a bound: say so, rather than pass on its status.
+                airlock_check_watches(spec);
                 int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
                 if (relays) (void)send(life, &code, sizeof code, MSG_NOSIGNAL | MSG_DONTWAIT);
                 // Exiting makes the kernel kill everything left in the namespace.

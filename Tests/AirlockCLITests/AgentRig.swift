@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Synchronization
 import Testing
+import AirlockAgent
 import AirlockCore
 import AirlockCrypto
 
@@ -209,6 +210,33 @@ final class AgentRig: @unchecked Sendable {  // set up in init, then only read
             _ = try? IPTool.run("ip", "link", "del", l)
         }
         unlink("/run/airlock-\(prefix).lock")  // left by a relay the test killed
+        removeCgroups()
+    }
+
+    /// The run cgroups under this rig's `airlock-<prefix>` that exist now, in every hierarchy.
+    func cgroups() -> [String] {
+        CgroupLayout.current().hierarchies.flatMap { h in
+            let dir = "\(h)/\(RunCgroup.parentName(prefix: prefix))"
+            // Control files are files; child cgroups are directories.
+            return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).map { "\(dir)/\($0)" }.filter {
+                var isDirectory: ObjCBool = false
+                return FileManager.default.fileExists(atPath: $0, isDirectory: &isDirectory) && isDirectory.boolValue
+            }
+        }
+    }
+
+    /// Kills what is left in this rig's cgroups (a relay the test killed cannot) and removes
+    /// them, waiting a little for the processes to die.
+    func removeCgroups() {
+        let layout = CgroupLayout.current()
+        for leaf in cgroups() {
+            let name = (leaf as NSString).lastPathComponent
+            guard let cg = RunCgroup.adopt(layout, prefix: prefix, name: name) else { continue }
+            cg.kill()
+            let deadline = Date().addingTimeInterval(5)
+            while !cg.remove().isEmpty && Date() < deadline { usleep(20_000) }
+        }
+        RunCgroup.removeParents(layout, prefix: prefix)
     }
 }
 
