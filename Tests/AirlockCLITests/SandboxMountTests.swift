@@ -15,12 +15,12 @@ struct SandboxMountTests {
         return (pw.pointee.pw_uid, pw.pointee.pw_gid)
     }
 
-    /// A directory owned by the agent user, outside /tmp (so the sandbox's private /tmp does not
-    /// decide the outcome), removed at the end.
+    /// A directory owned by the agent user, outside /tmp and wherever the checkout is (so the
+    /// sandbox's private /tmp does not decide the outcome), removed at the end.
     final class AgentTree {
         let path: String
         init(_ name: String) throws {
-            path = packageRoot() + "/.build/sandbox-test-" + name
+            path = "/var/lib/airlock-sandbox-test-" + name
             try? FileManager.default.removeItem(atPath: path)
             try make("")
         }
