@@ -70,8 +70,9 @@ public struct SandboxPlan: Sendable, Equatable {
         if Self.isDirectory("/var/tmp") { steps.append(MountStep(.tmpfs, "/var/tmp", data: "mode=1777", flags: [.nosuid, .nodev])) }
         steps.append(MountStep(.tmpfs, "/run", data: "mode=0755", flags: [.nosuid, .nodev]))
         resolver(at: resolvConfPath)
-        for g in all {
-            makePath(to: g.path, file: !g.isDirectory)
+        for (i, g) in all.enumerated() {
+            // Below a grant bound before, the path is the real one: nothing to make.
+            if !all[..<i].contains(where: { Self.isWithin(g.path, $0.path) }) { makePath(to: g.path, file: !g.isDirectory) }
             steps.append(MountStep(.bind, g.path, sourceDescriptor: g.descriptor))
             steps.append(MountStep(g.writable ? .writable : .readOnly, g.path))
         }
@@ -114,7 +115,7 @@ public struct SandboxPlan: Sendable, Equatable {
         for (i, p) in parts.enumerated() {
             at += "/" + p
             if file && i == parts.count - 1 {
-                steps.append(MountStep(.file, at, data: "", mode: 0o644))
+                steps.append(MountStep(.file, at, mode: 0o644))  // no data: made if missing, never truncated
             } else {
                 steps.append(MountStep(.mkdir, at, mode: 0o755))
             }

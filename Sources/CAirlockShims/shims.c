@@ -344,6 +344,11 @@ static int airlock_mount_step(const struct airlock_mount_op *op, int tree) {
     case AIRLOCK_MOUNT_MKDIR:
         return (mkdir(op->target, op->mode) == 0 || errno == EEXIST) ? 0 : -1;
     case AIRLOCK_MOUNT_FILE: {
+        if (op->data == NULL) {  // a mount point: made when missing, an existing file left alone
+            int fd = open(op->target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, op->mode);
+            if (fd < 0) return errno == EEXIST ? 0 : -1;
+            return close(fd);
+        }
         int fd = open(op->target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, op->mode);
         if (fd < 0) return -1;
         size_t len = op->data ? strlen(op->data) : 0, off = 0;

@@ -135,7 +135,8 @@ enum airlock_mount_kind {
     AIRLOCK_MOUNT_READONLY,     // the mount tree at `target` becomes read-only (recursive)
     AIRLOCK_MOUNT_WRITABLE,     // the mount tree at `target` becomes writable again (recursive)
     AIRLOCK_MOUNT_MKDIR,        // mkdir `target` with `mode`; one that exists is fine
-    AIRLOCK_MOUNT_FILE,         // creates `target` (`mode`) holding `data`, truncating it
+    AIRLOCK_MOUNT_FILE,         // creates `target` (`mode`) holding `data`, truncating it; with no
+                                // `data`, creates it empty only when missing (a mount point)
     AIRLOCK_MOUNT_SYMLINK,      // symlink `source` at `target`
     AIRLOCK_MOUNT_MKNOD,        // character device `device` at `target`, `mode` its permissions
 };
