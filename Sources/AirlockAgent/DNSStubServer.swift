@@ -52,9 +52,9 @@ public final class DNSStubServer {
     private var clients: [ObjectIdentifier: DNSStubTCPClient] = [:]
     private var closed = false
     /// A datagram as received (larger ones are cut; the question is at the start).
-    private let datagram = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
+    private let datagram: UnsafeMutableRawBufferPointer
     /// An answer: two bytes for the TCP length, then the message.
-    let answer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 + DNSStub.maxResponseSize, alignment: 8)
+    let answer: UnsafeMutableRawBufferPointer
 
     /// Binds UDP and then TCP on `address` (both or neither; with port 0, TCP takes the port
     /// UDP got) and starts serving.
@@ -70,11 +70,12 @@ public final class DNSStubServer {
             self.address = bound
         } catch {
             udp.close()
-            datagram.deallocate(); answer.deallocate()
             throw error
         }
         self.udp = udp
         self.listener = listener
+        datagram = .allocate(byteCount: 4096, alignment: 8)
+        answer = .allocate(byteCount: 2 + DNSStub.maxResponseSize, alignment: 8)
         do throws(Errno) {
             try loop.register(udp.fd, interest: .read) { [unowned self] _ in readDatagrams() }
         } catch {
