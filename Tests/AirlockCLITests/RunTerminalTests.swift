@@ -46,6 +46,21 @@ struct RunTerminalTests {
         #expect(try term.mode() == before, "run put the terminal's mode back")
     }
 
+    @Test func anInteractiveShellHasJobControl() async throws {
+        let rig = try await AgentRig(); defer { rig.finish() }
+        let term = try TestTerminal(rows: 24, columns: 80)
+        defer { term.close() }
+        let run = try term.start(rig, ["--", "bash", "--norc", "--noprofile", "-i"], environment: ["PS1": "agent$ "])
+        defer { run.kill() }
+        _ = try await term.waitFor("agent$ ")
+        term.type("sleep 100 & jobs; echo answer-$((6 * 7))\r")
+        _ = try await term.waitFor("answer-42\r\n")
+        term.type("kill %1; exit 5\r")
+        #expect(try await run.exit() == 5, "\(term.text)")
+        #expect(!term.text.contains("no job control"), "bash owns its terminal: \(term.text)")
+        #expect(term.text.contains("Running"), "jobs lists the background job: \(term.text)")
+    }
+
     @Test func windowSizeChangesReachTheAgentAndControlCInterruptsIt() async throws {
         let rig = try await AgentRig(); defer { rig.finish() }
         let term = try TestTerminal(rows: 24, columns: 80)
@@ -227,9 +242,9 @@ final class TestTerminal: @unchecked Sendable {  // `pair` is fixed; the output 
 
     /// Starts `airlock run --control … ARGS` in a new session whose controlling terminal is this
     /// pty (stdin, stdout and stderr on it, or stdout to the file `stdout`).
-    func start(_ rig: AgentRig, _ args: [String], stdout: String? = nil) throws -> SpawnedRun {
+    func start(_ rig: AgentRig, _ args: [String], stdout: String? = nil, environment: [String: String] = [:]) throws -> SpawnedRun {
         let argv = [airlockBinary(), "run", "--control", rig.control, "--workdir", rig.dir.path] + args
-        let env = ["PATH=/usr/bin:/bin", "HOME=\(rig.dir.path)", "LANG=C.UTF-8"]
+        let env = ["PATH": "/usr/bin:/bin", "HOME": rig.dir.path, "LANG": "C.UTF-8"].merging(environment) { $1 }.map { "\($0)=\($1)" }
         return try SpawnedRun(argv: argv, environment: env, terminal: slavePath, stdout: stdout)
     }
 }
