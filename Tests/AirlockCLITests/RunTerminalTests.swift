@@ -175,11 +175,12 @@ final class TestTerminal: @unchecked Sendable {  // `pair` is fixed; the output 
     let slavePath: String
     private let output = Mutex<[UInt8]>([])
     private let stopped = Atomic<Bool>(false)
+    private let readerDone = DispatchSemaphore(value: 0)
 
     init(rows: UInt16, columns: UInt16) throws {
         pair = try PtyPair.open()
         slavePath = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(pair.slave)")
-        Thread { [self] in readLoop() }.start()
+        Thread { [self] in readLoop(); readerDone.signal() }.start()
         resize(rows: rows, columns: columns)
     }
 
@@ -193,9 +194,11 @@ final class TestTerminal: @unchecked Sendable {  // `pair` is fixed; the output 
         }
     }
 
+    /// Stops the reader, then closes both ends (never under a reader still polling the master,
+    /// whose number another test may get next).
     func close() {
         stopped.store(true, ordering: .releasing)
-        usleep(100_000)
+        readerDone.wait()
         Glibc.close(pair.master)
         Glibc.close(pair.slave)
     }
