@@ -19,6 +19,7 @@ extension AgentManager {
         guard !r.command.isEmpty else { throw Refusal("no command given") }
         guard !runs.values.contains(where: { $0.caller?.id == caller.id }) else { throw Refusal("this connection already has a run") }
         guard Self.isSeqpacketSocket(fds[4]) else { throw Refusal("the lifeline must be a SOCK_SEQPACKET socket") }
+        guard !r.terminal || isatty(fds[0]) == 1 else { throw Refusal("a run with a terminal needs a terminal as stdin") }
         // Root through sudo: the default agent is the sudo user's.
         let owner = caller.uid == 0 ? r.environment["SUDO_UID"].flatMap(AgentUser.parseID) : nil
         let agent = try authorise(r.agent, caller: caller, owner: owner)
@@ -41,6 +42,8 @@ extension AgentManager {
             spec = try ProcessSpec(command: r.command, environment: env, user: user,
                                    network: try NetworkNamespace.ofProcess())
         } catch { throw Refusal("\(error)") }
+        // The caller's pty becomes the command's controlling terminal, in its own session.
+        spec.controllingTerminal = r.terminal
 
         let run = Run(name: attachmentName(for: agent.name), agent: agent.name, peer: PeerID(publicKey: key.publicKey),
                       isRun: true, caller: caller)

@@ -32,8 +32,9 @@ public enum ControlProtocol {
         public var ro: [String]
         /// `--timeout`, `--memory`, `--pids`, `--cpu`, `--kill-on-deny`.
         public var limits: RunLimits
-        /// stdin, stdout and stderr are a pty that `airlock run` relays: it becomes the
-        /// command's controlling terminal.
+        /// stdin is a pty that `airlock run` relays (so are stdout and stderr, unless the
+        /// caller had them redirected away from its terminal): it becomes the command's
+        /// controlling terminal. The relay refuses the run when stdin is no terminal.
         public var terminal: Bool
 
         public init(agent: String?, allow: [String] = [], forward: [String] = [], command: [String],

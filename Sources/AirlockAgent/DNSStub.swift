@@ -46,13 +46,25 @@ public enum DNSStub {
         }
     }
 
+    /// The largest answer there is: the header and one question whose name is 255 bytes.
+    public static let maxResponseSize = headerSize + maxNameLength + 4
+
     /// Parses a query datagram; `nil` if it is not one we answer.
     public static func parseQuery(_ message: UnsafeRawBufferPointer) -> Query? {
-        guard message.count >= headerSize + 5, message.count <= maxMessageSize else { return nil }
-        let m = message.bindMemory(to: UInt8.self)
-        let id = UInt16(m[0]) << 8 | UInt16(m[1])
+        guard let end = questionEnd(message) else { return nil }
+        let m = message
         let flags = m[2]
-        guard flags & 0x80 == 0 else { return nil }  // QR set: a response, not a query
+        return Query(id: UInt16(m[0]) << 8 | UInt16(m[1]), name: Array(m[headerSize..<(end - 4)]),
+                     type: UInt16(m[end - 4]) << 8 | UInt16(m[end - 3]),
+                     class: UInt16(m[end - 2]) << 8 | UInt16(m[end - 1]),
+                     opcode: (flags >> 3) & 0x0F, recursionDesired: flags & 0x01 != 0)
+    }
+
+    /// Where the first question of a plausible query ends (just past its QCLASS); `nil` when
+    /// `message` is not a query we answer.
+    static func questionEnd(_ m: UnsafeRawBufferPointer) -> Int? {
+        guard m.count >= headerSize + 5, m.count <= maxMessageSize else { return nil }
+        guard m[2] & 0x80 == 0 else { return nil }  // QR set: a response, not a query
         let qdcount = UInt16(m[4]) << 8 | UInt16(m[5])
         guard qdcount >= 1 else { return nil }
         var i = headerSize
@@ -67,10 +79,24 @@ public enum DNSStub {
             guard i - headerSize < maxNameLength else { return nil }
         }
         guard i - headerSize <= maxNameLength, i + 4 <= m.count else { return nil }
-        return Query(id: id, name: Array(m[headerSize..<i]),
-                     type: UInt16(m[i]) << 8 | UInt16(m[i + 1]),
-                     class: UInt16(m[i + 2]) << 8 | UInt16(m[i + 3]),
-                     opcode: (flags >> 3) & 0x0F, recursionDesired: flags & 0x01 != 0)
+        return i + 4
+    }
+
+    /// Writes the REFUSED answer to `message` into `out` without allocating (for the server's
+    /// reused buffer) and returns its length; `nil`, with nothing written, when `message` is not
+    /// a query. `out` must hold `maxResponseSize` bytes and must not overlap `message`.
+    public static func writeRefused(to message: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int? {
+        precondition(out.count >= maxResponseSize, "DNSStub.writeRefused: output buffer too small")
+        guard let end = questionEnd(message) else { return nil }
+        let flags = message[2]
+        out[0] = message[0]; out[1] = message[1]
+        out[2] = 0x80 | (flags & 0x78) | (flags & 0x01)  // QR, OPCODE and RD echoed
+        out[3] = rcodeRefused  // RA=0, Z=0
+        out[4] = 0; out[5] = 1  // QDCOUNT=1, ANCOUNT=NSCOUNT=ARCOUNT=0
+        for k in 6..<headerSize { out[k] = 0 }
+        UnsafeMutableRawBufferPointer(rebasing: out[headerSize..<end])
+            .copyMemory(from: UnsafeRawBufferPointer(rebasing: message[headerSize..<end]))
+        return end
     }
 
     /// The REFUSED response to `query`: same ID, OPCODE and RD, QR set, the one question echoed,

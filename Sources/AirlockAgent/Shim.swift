@@ -11,6 +11,9 @@ import AirlockRelay
 /// service (`ShimServiceLink`: one circuit per service, reused). A target that names no service is
 /// refused as `unknown-service` (exits come later); names are never resolved here.
 ///
+/// It also serves the DNS stub (`DNSStubServer`) on 127.0.0.1:53, so a resolver fails at once
+/// instead of after its timeout.
+///
 /// The relay connection (`ShimRelayLink`) is re-dialled with back-off when it drops; meanwhile
 /// the proxies answer 502 and the agent keeps running.
 ///
@@ -28,6 +31,8 @@ public final class Shim {
     public private(set) var socksAddress: SocketAddress?
     public private(set) var httpAddress: SocketAddress?
     public private(set) var forwardAddresses: [ShimConfig.Forward] = []
+    /// The DNS stub, once started (when `config.dns` asks for one).
+    public private(set) var dns: DNSStubServer?
 
     /// Agent connections being handled now.
     public private(set) var activeClients = 0
@@ -69,6 +74,7 @@ public final class Shim {
                 let bound = try listen(f.listen, .forward(service: f.service))
                 forwardAddresses.append(ShimConfig.Forward(listen: bound, service: f.service))
             }
+            if let a = config.dns { dns = try DNSStubServer(on: a, loop: host.loop, logger: logger) }
         } catch {
             closeListeners()
             throw error
@@ -78,6 +84,7 @@ public final class Shim {
         logger.info("shim_started", ["peer": host.peerID, "relay": config.relayPeer, "relay_addr": config.relay,
                                      "socks": socksAddress.map { "\($0)" } ?? "-",
                                      "http": httpAddress.map { "\($0)" } ?? "-",
+                                     "dns": dns.map { "\($0.address)" } ?? "-",
                                      "services": config.services.keys.sorted().joined(separator: ",")])
     }
 
@@ -101,6 +108,8 @@ public final class Shim {
     private func closeListeners() {
         for l in listeners { l.close() }
         listeners.removeAll()
+        dns?.close()
+        dns = nil
     }
 
     private func accepted(_ socket: Socket, _ mode: ShimClient.Mode) {

@@ -20,6 +20,10 @@ public struct ShimConfig: Sendable {
     public var socks: SocketAddress? = .loopbackV4(port: 1080)
     /// The HTTP proxy listener (`HTTP_PROXY=http://127.0.0.1:3128`); nil for none.
     public var http: SocketAddress? = .loopbackV4(port: 3128)
+    /// The DNS stub (`DNSStubServer`, UDP and TCP), which the agent's resolv.conf names: it
+    /// answers every query REFUSED at once; nil for none. Port 53 needs the namespace's
+    /// `ip_unprivileged_port_start` at 53 or below, which the hub sets.
+    public var dns: SocketAddress? = .loopbackV4(port: 53)
     /// Service names (lowercase, as `ProxyTarget` canonicalises hosts) and their peers.
     public var services: [String: PeerID] = [:]
     public var forwards: [Forward] = []

@@ -3,7 +3,8 @@ import Glibc
 #endif
 
 /// A plain POSIX thread running one closure, for the bench's blocking sender, forwarder and
-/// receiver (they must not share a thread, or their CPU time could not be told apart).
+/// receiver (they must not share a thread, or their CPU time could not be told apart), and for
+/// the two copying directions of `RunTerminal`.
 final class BenchThread {
     private var tid: pthread_t?
 

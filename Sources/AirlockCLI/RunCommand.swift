@@ -13,6 +13,7 @@ import Glibc
 /// caller (for root: `SUDO_UID`, else `airlock-agent`). This process hands over its stdin,
 /// stdout, stderr, working directory and `--key` as open descriptors, forwards SIGINT, SIGTERM
 /// and SIGHUP, and holds the connection: when it dies, even by SIGKILL, the relay ends the run.
+/// From a terminal it hands over a pty of the agent's own instead and relays it (`RunTerminal`).
 enum RunCommand: Command {
     static let name = "run"
     static let summary = "run a command in a fresh agent namespace, reachable only through the relay"
@@ -39,8 +40,13 @@ enum RunCommand: Command {
         its own ptys; and /etc/resolv.conf naming a stub that refuses every query (names are
         resolved by the relay's exits, never inside). A syscall filter denies vsock and packet
         sockets, io_uring, namespaces and mounts, TIOCSTI and TIOCLINUX, bpf, perf_event_open
-        and kernel keyrings. From a terminal, CMD gets a terminal of its own that airlock run
-        relays (its own session: it cannot type into yours); otherwise plain pipes.
+        and kernel keyrings.
+
+        From a terminal (stdin a terminal), CMD gets a pty of its own in its own session, which
+        airlock run relays with your terminal in raw mode: interactive programs, ^C and window
+        size changes work inside, and CMD cannot type into your terminal. Of stdout and stderr,
+        those that are not terminals (> file, | pipe) go to CMD as they are. Otherwise CMD gets
+        stdin, stdout and stderr as they are.
 
         Without sudo, members of group airlock may run the agents the policy gives their uid.
 
@@ -93,7 +99,10 @@ enum RunCommand: Command {
         let limits = try parseLimits(a)
         let path = try ControlCall.path(a)
 
-        var fds: [Int32] = [0, 1, 2]
+        // From a terminal: the agent's pty, whose slave replaces the terminal descriptors.
+        let terminal = try RunTerminal.open()
+        defer { terminal?.finish() }
+        var fds: [Int32] = terminal?.stdio ?? [0, 1, 2]
         let cwd = try ControlCall.open(try a.value("workdir") ?? ".", directory: true, what: "the working directory")
         defer { close(cwd) }
         fds.append(cwd)
@@ -122,7 +131,7 @@ enum RunCommand: Command {
         }
         let request = ControlProtocol.RunRequest(agent: try a.value("name"), allow: a.all("allow"), forward: a.all("forward"),
                                                  command: a.rest, environment: environment, key: keyFD >= 0,
-                                                 rw: a.all("rw"), ro: a.all("ro"), limits: limits)
+                                                 rw: a.all("rw"), ro: a.all("ro"), limits: limits, terminal: terminal != nil)
 
         let loop: EventLoop
         do { loop = try EventLoop() } catch { throw CommandFailure("cannot create the event loop: \(error)") }
@@ -135,11 +144,13 @@ enum RunCommand: Command {
         fds.insert(pair[1], at: 4)
         let client: ControlClient
         do {
-            defer { close(pair[1]) }  // the relay has its copy once the request is sent
+            // The relay has its copies once the request is sent.
+            defer { close(pair[1]); terminal?.closeSlave() }
             client = try ControlCall.connect(path)
             try ControlCall.send(client, "run", request, fds: fds)
         }
-        let session = RunSession(loop: loop, path: path, request: request, lifeline: pair[0], verbose: a.has("verbose"))
+        let session = RunSession(loop: loop, path: path, request: request, lifeline: pair[0], terminal: terminal,
+                                 verbose: a.has("verbose"))
         return try session.run(client)
     }
 

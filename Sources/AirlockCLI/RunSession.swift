@@ -7,7 +7,8 @@ import Glibc
 
 /// The launcher's side of one `airlock run` after the request went out: follows the relay's
 /// replies, forwards signals through the lifeline, takes the exit status from it, and when the
-/// relay goes away reconnects and reattaches the run, which keeps running meanwhile.
+/// relay goes away reconnects and reattaches the run, which keeps running meanwhile. With a
+/// terminal it starts the relaying once the signals are watched, and passes SIGWINCH on.
 ///
 /// **Thread:** the loop's (the main thread's) only.
 final class RunSession {
@@ -19,6 +20,8 @@ final class RunSession {
     let verbose: Bool
     /// Our end of the lifeline: while it is open the run lives.
     let lifeline: Int32
+    /// The agent's pty, when run from a terminal; the caller finishes it.
+    let terminal: RunTerminal?
     private var client: ControlClient?
     private var phase = Phase.starting
     /// What `started` gave: the run's description and the namespace and pidfds to reattach with.
@@ -30,8 +33,10 @@ final class RunSession {
     private var retry = 0.05
     private var deadline: TimerID?
 
-    init(loop: EventLoop, path: String, request: ControlProtocol.RunRequest, lifeline: Int32, verbose: Bool) {
-        self.loop = loop; self.path = path; self.request = request; self.lifeline = lifeline; self.verbose = verbose
+    init(loop: EventLoop, path: String, request: ControlProtocol.RunRequest, lifeline: Int32, terminal: RunTerminal? = nil,
+         verbose: Bool) {
+        self.loop = loop; self.path = path; self.request = request; self.lifeline = lifeline; self.terminal = terminal
+        self.verbose = verbose
     }
 
     deinit { kept.forEach { _ = close($0) } }
@@ -40,14 +45,20 @@ final class RunSession {
     func run(_ client: ControlClient) throws -> Int32 {
         let watcher: SignalWatcher
         do {
-            watcher = try SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM, SIGHUP]) { [unowned self] sig in
+            let signals = [SIGINT, SIGTERM, SIGHUP] + (terminal != nil ? [SIGWINCH] : [])
+            watcher = try SignalWatcher(loop: loop, signals: signals) { [unowned self] sig in
+                if sig == SIGWINCH { terminal?.resize(); return }
                 // To the init, which hands it to the command; works with or without a relay.
+                // (From a terminal, ^C is a byte for the agent's pty; this is `kill` of run.)
                 var byte = UInt8(sig)
                 _ = send(lifeline, &byte, 1, Int32(MSG_NOSIGNAL))
             }
             try loop.register(lifeline, interest: .read) { [unowned self] _ in lifelineReadable() }
         } catch { throw CommandFailure("cannot watch signals and the lifeline: \(error)") }
         defer { watcher.cancel(); loop.deregister(lifeline) }
+        // After the watcher: the copying threads inherit the blocked signals, and no signal
+        // can end us with the terminal raw.
+        try terminal?.start()
         try adopt(client)
         loop.run()
         if let c = self.client { loop.deregister(c.socket.fd); c.close() }
@@ -71,7 +82,10 @@ final class RunSession {
         } catch { throw CommandFailure("cannot wait for the relay: \(error)") }
     }
 
-    private func say(_ text: String) { CLI.printErr("airlock: \(text)") }
+    /// A notice on stderr; while the terminal is raw (no output processing), ended by CR LF.
+    private func say(_ text: String) {
+        CLI.printErr("airlock: \(text)" + (terminal?.isRaw == true && isatty(2) == 1 ? "\r\n" : ""))
+    }
 
     // MARK: the relay
 

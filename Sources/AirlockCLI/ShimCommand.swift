@@ -14,13 +14,14 @@ enum ShimCommand: Command {
     static let name = "shim"
     static let summary = "agent-side proxy (started by `airlock run`)"
     static let help = """
-        usage: airlock shim --relay IP:PORT --relay-peer ID (--key-stdin | --key FILE) [--socks ADDR] [--http ADDR] [--service NAME=PEERID]... [--forward PORT=NAME]... [--log-level LEVEL]
+        usage: airlock shim --relay IP:PORT --relay-peer ID (--key-stdin | --key FILE) [--socks ADDR] [--http ADDR] [--dns ADDR] [--service NAME=PEERID]... [--forward PORT=NAME]... [--log-level LEVEL]
 
         Runs the agent-side proxy in the foreground: a SOCKS5 proxy and an HTTP proxy on loopback,
         and port forwards, all reaching services through the relay (one relayed connection per
         service, one stream per TCP connection). Names that are not services are refused
-        (HTTP 403 with X-Airlock-Reason: unknown-service, SOCKS reply 2). Prints `shim ready …`
-        once listening. SIGINT or SIGTERM stops it.
+        (HTTP 403 with X-Airlock-Reason: unknown-service, SOCKS reply 2). A DNS stub (UDP and
+        TCP) answers every query REFUSED, since names are never resolved inside. Prints
+        `shim ready …` once every listener is up. SIGINT or SIGTERM stops it.
 
         options:
           --relay IP:PORT         the relay's address (inside an agent namespace: the hub side)
@@ -29,6 +30,8 @@ enum ShimCommand: Command {
           --key FILE              read the shim's key from a key file instead
           --socks ADDR            SOCKS5 listen address (default 127.0.0.1:1080; `off` for none)
           --http ADDR             HTTP proxy listen address (default 127.0.0.1:3128; `off` for none)
+          --dns ADDR              DNS stub listen address, UDP and TCP (default 127.0.0.1:53;
+                                  `off` for none)
           --service NAME=PEERID   a service the agent may reach by NAME (repeatable)
           --forward PORT=NAME     listen on 127.0.0.1:PORT and connect straight to service NAME
                                   (repeatable; IP:PORT=NAME for another address)
@@ -36,7 +39,7 @@ enum ShimCommand: Command {
         """
 
     static func run(_ args: [String]) throws -> Int32 {
-        let a = try Arguments(args, options: ["relay", "relay-peer", "key", "socks", "http", "service", "forward", "log-level"],
+        let a = try Arguments(args, options: ["relay", "relay-peer", "key", "socks", "http", "dns", "service", "forward", "log-level"],
                               flags: ["key-stdin"])
         if a.wantsHelp { Output.out(help); return 0 }
         guard a.positionals.isEmpty else { throw Arguments.UsageError("unexpected argument \(a.positionals[0])") }
@@ -58,7 +61,7 @@ enum ShimCommand: Command {
         let host = Host(loop: loop, identity: identity, logger: logger)
         let shim = Shim(host: host, config: config, logger: logger)
         do { try shim.start() } catch {
-            throw CommandFailure("cannot listen: \(error) (is another proxy using the port? see --socks, --http, --forward)")
+            throw CommandFailure("cannot listen: \(error) (is another proxy using the port? see --socks, --http, --dns, --forward)")
         }
 
         let watcher: SignalWatcher
@@ -74,6 +77,7 @@ enum ShimCommand: Command {
         var ready = "shim ready peer \(host.peerID)"
         if let s = shim.socksAddress { ready += " socks \(s)" }
         if let h = shim.httpAddress { ready += " http \(h)" }
+        if let d = shim.dns { ready += " dns \(d.address)" }
         for f in shim.forwardAddresses { ready += " forward \(f.listen)=\(f.service)" }
         Output.out(ready)
         loop.run()
@@ -94,6 +98,7 @@ enum ShimCommand: Command {
         var config = ShimConfig(relay: relay, relayPeer: relayPeer)
         config.socks = try listenAddress(a, "socks", default: config.socks)
         config.http = try listenAddress(a, "http", default: config.http)
+        config.dns = try listenAddress(a, "dns", default: config.dns)
         do throws(ShimConfig.ParseError) {
             for s in a.all("service") {
                 let (name, peer) = try ShimConfig.parseService(s)

@@ -12,7 +12,8 @@ extension AgentHub {
     /// Steps: harden the agent namespace (so the veth is born with IPv6 off), create the veth
     /// `<prefix>h<i>` in the hub with its peer `<prefix>a<i>` made directly inside the agent
     /// namespace, add the /31 of `LinkLocalPair(index: i)` on both ends, bring them and the
-    /// agent's `lo` up, harden both namespaces again, and listen on `hubAddress:port` from inside
+    /// agent's `lo` up, harden both namespaces again, let unprivileged users bind ports from
+    /// `unprivilegedPortStart` up in the agent namespace (the shim's DNS stub), and listen on `hubAddress:port` from inside
     /// the hub, bound to the hub end (SO_BINDTODEVICE). No default route is ever added: the
     /// agent reaches only its /31 peer. The listener admits only `peer`; any other proven
     /// identity is logged (`agent_peer_refused`) and closed before a stream runs.
@@ -78,6 +79,9 @@ extension AgentHub {
                 try hub.setLinkUp(hubIf)
                 try hub.harden(interfaces: [hubIf])
                 try ns.harden()
+                // The shim (unprivileged) serves the DNS stub on 127.0.0.1:53. Only this
+                // namespace's ports move; it reaches nothing but the relay either way.
+                try ns.writeSysctl("ipv4/ip_unprivileged_port_start", "\(Self.unprivilegedPortStart)")
             }
             let listener = try listen(in: hub, on: pair.hub, device: hubIf)
             undo.append { listener.close() }
@@ -143,6 +147,10 @@ extension AgentHub {
     }
 
     // MARK: steps
+
+    /// `net.ipv4.ip_unprivileged_port_start` in every agent namespace: 53, so the shim, which
+    /// runs without capabilities, can bind the DNS stub's port.
+    public static let unprivilegedPortStart = 53
 
     /// Refuses a namespace that is the host's, the hub's, another agent's, or holds more than `lo`.
     private func checkOffered(_ ns: NetworkNamespace, hub: NetworkNamespace) throws(AgentHubError) {

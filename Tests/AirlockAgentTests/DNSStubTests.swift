@@ -74,4 +74,28 @@ import Testing
             _ = DNSStub.refusedResponse(to: Array(m.prefix(Int(rng.next() % UInt64(m.count + 1)))))
         }
     }
+
+    /// The server's allocation-free path gives the same bytes as `refusedResponse`, and nothing
+    /// (with nothing written) for what that refuses to answer.
+    @Test func writeRefusedMatchesRefusedResponse() {
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: DNSStub.maxResponseSize, alignment: 1)
+        defer { out.deallocate() }
+        let longest = [String](repeating: String(repeating: "a", count: 63), count: 3).joined(separator: ".") + "." + String(repeating: "b", count: 61)
+        var rng = ShimJunkGenerator(seed: 5)
+        var cases: [[UInt8]] = [Self.query(), Self.query(type: 28, flags: 0x10), Self.query(name: longest), Self.query(flags: 0x81), [1, 2, 3],
+                                [0, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]]
+        for _ in 0..<2000 {
+            var m = Self.query()
+            for _ in 0..<2 { m[Int(rng.next() % UInt64(m.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+            cases.append(Array(m.prefix(Int(rng.next() % UInt64(m.count + 1)))))
+        }
+        for c in cases {
+            out.initializeMemory(as: UInt8.self, repeating: 0xAA)
+            let n = c.withUnsafeBytes { DNSStub.writeRefused(to: $0, into: out) }
+            let expected = DNSStub.refusedResponse(to: c)
+            #expect(n.map { Array(out[0..<$0]) } == expected, "\(c.prefix(20))")
+            if n == nil { #expect(out.allSatisfy { $0 == 0xAA }, "nothing written for \(c.prefix(20))") }
+        }
+        #expect(DNSStub.maxResponseSize == 12 + 255 + 4)
+    }
 }

@@ -38,6 +38,7 @@ import AirlockIO
         let c = ShimConfig(relay: .loopbackV4(port: 4001), relayPeer: peer)
         #expect(c.socks == .loopbackV4(port: 1080))
         #expect(c.http == .loopbackV4(port: 3128))
+        #expect(c.dns == .loopbackV4(port: 53), "the resolv.conf the sandbox writes names 127.0.0.1")
         #expect(c.services.isEmpty && c.forwards.isEmpty)
     }
 }

@@ -77,6 +77,7 @@ final class ShimLab: @unchecked Sendable {
             var config = ShimConfig(relay: relayAddr, relayPeer: relayHost.peerID)
             config.socks = .loopbackV4(port: 0)
             config.http = .loopbackV4(port: 0)
+            config.dns = nil  // never port 53 of the test machine's own loopback (ShimDNSTests has its own namespace)
             config.services = ["web": peer("web"), "other": peer("other")]
             config.forwards = [ShimConfig.Forward(listen: .loopbackV4(port: 0), service: "web")]
             configure(&config)

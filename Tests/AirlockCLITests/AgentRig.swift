@@ -319,7 +319,9 @@ final class TinyHTTPServer: @unchecked Sendable {  // fd and port are set once; 
                 if request.count >= 4, request.suffix(4).elementsEqual([13, 10, 13, 10]) { break }
             }
             let reply = Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8)
-            _ = reply.withUnsafeBytes { write(c, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: a client cut off midway (a relay killed under a fetch) must not
+            // end the whole test process with SIGPIPE.
+            _ = reply.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             close(c)
         }
     }

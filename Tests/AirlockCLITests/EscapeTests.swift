@@ -52,7 +52,8 @@ struct EscapeTests {
             ("elsewhere in 169.254/16", ["kind": "tcp", "host": "169.254.200.1", "port": 80]),
             ("UDP to the hub", ["kind": "udp", "host": "169.254.1.2", "port": 53]),
             ("UDP elsewhere", ["kind": "udp", "host": "169.254.200.1", "port": 53]),
-            ("UDP to loopback", ["kind": "udp", "host": "127.0.0.1", "port": 53]),
+            ("UDP to loopback", ["kind": "udp", "host": "127.0.0.1", "port": 54]),
+            ("junk to the DNS stub", ["kind": "udp", "host": "127.0.0.1", "port": 53]),
             ("IPv6 loopback", ["kind": "tcp", "family": 6, "host": "::1", "port": Int(rig.webServer.port)]),
             ("IPv6 link-local", ["kind": "tcp", "family": 6, "host": "fe80::1", "port": 4001, "scope": rig.prefix + "a1"]),
             ("ICMP raw socket", ["kind": "socket", "family": "AF_INET", "type": "SOCK_RAW", "proto": 1]),
@@ -75,6 +76,7 @@ struct EscapeTests {
             "UDP to the hub": "ECONNREFUSED",                  // port unreachable: nothing to talk to
             "UDP elsewhere": "ENETUNREACH",
             "UDP to loopback": "ECONNREFUSED",
+            "junk to the DNS stub": "timeout",                 // it answers queries only (RunDNSTests)
             "IPv6 loopback": "EADDRNOTAVAIL",                  // IPv6 is off in the namespace
             "IPv6 link-local": "EADDRNOTAVAIL",
             "ICMP raw socket": "EPERM",

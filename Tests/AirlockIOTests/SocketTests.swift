@@ -105,5 +105,27 @@ extension IOTests {
             }
             #expect(throws: Errno.self) { try s.bindToDevice("no-such-dev0") }
         }
+
+        @Test(arguments: [SocketAddress.loopbackV4(port: 0), .loopbackV6(port: 0)])
+        func datagramsCarryTheirSenderAndAreCutToTheBuffer(on address: SocketAddress) throws {
+            let a = try Socket.bindUDP(on: address), b = try Socket.bindUDP(on: address)
+            defer { a.close(); b.close() }
+            for sock in [a, b] { #expect(Self.isCloseOnExec(sock) && Self.isNonBlocking(sock)) }
+            let bAddress = try b.localAddress()
+            #expect(bAddress.ip == address.ip && bAddress.port != 0)
+            let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 1)
+            defer { buf.deallocate() }
+            #expect(try b.receive(into: buf) == nil)   // nothing waiting: would block, not an error
+
+            let message: [UInt8] = Array(0..<12)
+            #expect(try message.withUnsafeBytes { try a.send($0, to: bAddress) })
+            var got: (count: Int, from: SocketAddress)?
+            for _ in 0..<1000 where got == nil { got = try b.receive(into: buf); if got == nil { usleep(1000) } }
+            let g = try #require(got)
+            #expect(g.count == 8 && Array(buf) == Array(message[0..<8]), "cut to the buffer")
+            #expect(g.from == (try a.localAddress()))
+            #expect(try b.receive(into: buf) == nil, "the rest of the datagram is gone")
+            #expect(throws: Errno.self) { _ = try Socket.bindUDP(on: bAddress) }  // no SO_REUSEADDR
+        }
     }
 }

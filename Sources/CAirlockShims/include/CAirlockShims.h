@@ -272,4 +272,13 @@ int airlock_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int *
 /// recycled pid cannot be mistaken for the caller. -1 with errno (ENOPROTOOPT on older kernels).
 int airlock_peer_pidfd(int fd);
 
+// ---- Terminals (AirlockIO) ----
+// posix_openpt, grantpt, unlockpt and ptsname_r need _XOPEN_SOURCE or _GNU_SOURCE, which Swift's
+// Glibc module does not define; TIOCGPTPEER is not exported either. See terminal.c.
+
+/// A new pty pair for `airlock run`'s agent: both ends O_NOCTTY (neither may become the caller's
+/// controlling terminal) and close-on-exec, the master non-blocking. The slave is opened through
+/// the master (TIOCGPTPEER) where the kernel has it, so no path is resolved. 0 or an errno value.
+int airlock_openpty(int *master, int *slave);
+
 #endif
