@@ -32,7 +32,10 @@ extension AgentManager {
         } catch { throw Refusal("\(error)") }
         let forwards = try Self.forwards(r.forward, policy: server.policy)
         let grantFDs = Array(fds[(r.key ? 6 : 5)...])
-        let sandbox = try Self.sandbox(r, workdir: fds[3], grants: grantFDs)
+        let sandbox = try Self.sandbox(r, stdin: fds[0], workdir: fds[3], grants: grantFDs)
+        // The pty airlock run made for this run (root's, through sudo) becomes the agent's, so it can
+        // reopen its own terminal by name.
+        if r.terminal && caller.uid == 0 { _ = fchown(fds[0], user.uid, gid_t.max) }
         // Limits this machine cannot enforce stop the run here, before anything is built.
         let bounds = try bounds(for: r.limits)
         // Resolve the program now, so a typo fails before anything is built.
@@ -85,7 +88,7 @@ extension AgentManager {
 
     /// The sandbox for a run: its working directory (descriptor 3) and `--rw`/`--ro` paths
     /// (`grants`, rw first), by the paths the descriptors have in the relay's view.
-    static func sandbox(_ r: ControlProtocol.RunRequest, workdir: Int32, grants: [Int32]) throws(Refusal) -> SandboxPlan {
+    static func sandbox(_ r: ControlProtocol.RunRequest, stdin: Int32, workdir: Int32, grants: [Int32]) throws(Refusal) -> SandboxPlan {
         do {
             let work = try SandboxPlan.grant(descriptor: workdir, writable: true)
             guard work.isDirectory else { throw SandboxError("the working directory is not a directory") }
@@ -97,7 +100,8 @@ extension AgentManager {
                     throw SandboxError("--\(writable ? "rw" : "ro") \(name): \(error)")
                 }
             }
-            return try SandboxPlan(workdir: work, grants: given, resolvConfPath: SandboxPlan.resolvConfTarget())
+            return try SandboxPlan(workdir: work, grants: given, resolvConfPath: SandboxPlan.resolvConfTarget(),
+                                   terminal: r.terminal ? stdin : nil)
         } catch { throw Refusal("\(error)") }
     }
 

@@ -33,6 +33,8 @@ public struct SandboxPlan: Sendable, Equatable {
     /// The command's working directory inside.
     public let workingDirectory: String
 
+    /// Where the run's own pty appears inside.
+    public static let terminalPath = "/dev/airlock-tty"
     /// Directories that are fresh tmpfs inside: a grant below one needs its path made first.
     static let fresh = ["/tmp", "/var/tmp", "/run", "/dev"]
     /// Where nothing may be granted.
@@ -48,7 +50,9 @@ public struct SandboxPlan: Sendable, Equatable {
     ///   - workdir: the working directory (writable), as a grant.
     ///   - grants: `--rw` and `--ro` paths, in any order.
     ///   - resolvConfPath: where /etc/resolv.conf really is (symlinks resolved), nil when absent.
-    public init(workdir: Grant, grants: [Grant], resolvConfPath: String?) throws(SandboxError) {
+    ///   - terminal: the run's pty (its stdin) when it has one: bound at `terminalPath`, so that
+    ///     `ttyname` (which looks in /dev) finds it although its devpts is not the sandbox's.
+    public init(workdir: Grant, grants: [Grant], resolvConfPath: String?, terminal: Int32? = nil) throws(SandboxError) {
         workingDirectory = workdir.path
         var all = [workdir] + grants
         for g in all { try Self.check(g) }
@@ -65,6 +69,10 @@ public struct SandboxPlan: Sendable, Equatable {
 
         steps.append(MountStep(.readOnly, "/"))
         devices()
+        if let terminal {
+            steps.append(MountStep(.file, Self.terminalPath, mode: 0o600))
+            steps.append(MountStep(.bind, Self.terminalPath, sourceDescriptor: terminal))
+        }
         steps.append(MountStep(.proc, "/proc", flags: [.nosuid, .nodev, .noexec]))
         steps.append(MountStep(.tmpfs, "/tmp", data: "mode=1777", flags: [.nosuid, .nodev]))
         if Self.isDirectory("/var/tmp") { steps.append(MountStep(.tmpfs, "/var/tmp", data: "mode=1777", flags: [.nosuid, .nodev])) }
