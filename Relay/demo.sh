@@ -104,6 +104,14 @@ out=$(run -- curl -sS -m 5 --noproxy '*' "http://${hub:-169.254.1.0}:80/" 2>&1) 
 if [ $rc -ne 0 ]; then check OK "curl --noproxy '*' http://${hub:-169.254.1.0}:80/" "refused: $out"
 else check FAIL "curl --noproxy '*' http://${hub:-169.254.1.0}:80/" "reached the hub: $out"; fi
 
+# 5. The sandbox around it: the host's files are read-only, /run (host sockets) is empty.
+out=$(run -- sh -c 'echo x > /etc/airlock-demo-probe' 2>&1) && rc=0 || rc=$?
+if [ $rc -ne 0 ] && [ ! -e /etc/airlock-demo-probe ]; then check OK "sh -c 'echo x > /etc/airlock-demo-probe'" "refused: ${out##*: }"
+else check FAIL "sh -c 'echo x > /etc/airlock-demo-probe'" "wrote to the host: $out"; rm -f /etc/airlock-demo-probe; fi
+out=$(run -- ls -A /run 2>&1) || true
+if [ "$out" = "airlock" ]; then check OK "ls -A /run" "only its own resolver file: \"$out\" (no host sockets)"
+else check FAIL "ls -A /run" "saw: $(tr '\n' ' ' <<<"$out")"; fi
+
 echo
 echo "relay log, decisions (peers shortened):"
 grep -E 'circuit_opened|circuit_refused' relay.log | while read -r _ _ _ event fields; do
