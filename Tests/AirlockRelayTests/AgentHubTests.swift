@@ -306,8 +306,9 @@ enum IPTool {
         return out
     }
 
-    /// The non-empty output lines.
+    /// The non-empty output lines, without the complaint `ip` prints on stderr about a veth whose
+    /// peer's namespace another test deleted at that moment (tests run in parallel).
     static func lines(_ args: String...) throws -> [String] {
-        try run(args).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        try run(args).split(separator: "\n").map(String.init).filter { !$0.isEmpty && !$0.hasPrefix("Error: Peer netns reference is invalid") }
     }
 }
