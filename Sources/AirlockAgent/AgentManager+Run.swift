@@ -39,7 +39,7 @@ extension AgentManager {
         // Limits this machine cannot enforce stop the run here, before anything is built.
         let bounds = try bounds(for: r.limits)
         // Resolve the program now, so a typo fails before anything is built.
-        let env = Self.environment(r.environment, user: user)
+        let env = Self.environment(r.environment, user: user, callerUID: caller.uid)
         var spec: ProcessSpec
         do {
             spec = try ProcessSpec(command: r.command, environment: env, user: user,
@@ -116,6 +116,22 @@ extension AgentManager {
             env[k.lowercased()] = v
         }
         if env["PATH"] == nil { env["PATH"] = ProcessSpec.defaultSearchPath }
+        return env
+    }
+
+    /// For a run as another user than the caller (root's, through sudo or as airlock-agent): that
+    /// user's HOME, USER and LOGNAME (HOME is the sandbox's private /tmp when its own does not
+    /// exist, as for airlock-agent), and no PATH entries under /root, which it cannot search.
+    static func environment(_ given: [String: String], user: AgentUser, callerUID: UInt32) -> [String: String] {
+        var env = environment(given, user: user)
+        guard callerUID != user.uid, let pw = getpwuid(user.uid) else { return env }
+        let name = String(cString: pw.pointee.pw_name), home = String(cString: pw.pointee.pw_dir)
+        var st = stat()
+        env["HOME"] = stat(home, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR ? home : "/tmp"
+        env["USER"] = name
+        env["LOGNAME"] = name
+        let path = (env["PATH"] ?? "").split(separator: ":").filter { $0 != "/root" && !$0.hasPrefix("/root/") }
+        env["PATH"] = path.isEmpty ? ProcessSpec.defaultSearchPath : path.joined(separator: ":")
         return env
     }
 

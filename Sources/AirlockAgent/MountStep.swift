@@ -4,7 +4,7 @@ internal import CAirlockShims
 /// steps in order, as root, in a fresh mount namespace whose mounts are private.
 public struct MountStep: Sendable, Equatable, CustomStringConvertible {
     public enum Kind: Int32, Sendable {
-        case tmpfs = 1, proc, devpts, bind, readOnly, writable, mkdir, file, symlink, mknod
+        case tmpfs = 1, proc, devpts, bind, readOnly, writable, mkdir, file, symlink, mknod, sysfs
     }
     public struct Flags: OptionSet, Sendable, Equatable {
         public let rawValue: UInt32
@@ -12,6 +12,7 @@ public struct MountStep: Sendable, Equatable, CustomStringConvertible {
         public static let nosuid = Flags(rawValue: AIRLOCK_MOUNT_NOSUID)
         public static let nodev = Flags(rawValue: AIRLOCK_MOUNT_NODEV)
         public static let noexec = Flags(rawValue: AIRLOCK_MOUNT_NOEXEC)
+        public static let readOnly = Flags(rawValue: AIRLOCK_MOUNT_RDONLY)
     }
 
     public var kind: Kind
@@ -34,6 +35,7 @@ public struct MountStep: Sendable, Equatable, CustomStringConvertible {
         switch kind {
         case .tmpfs: return "tmpfs on \(target)"
         case .proc: return "proc on \(target)"
+        case .sysfs: return "sysfs on \(target)"
         case .devpts: return "devpts on \(target)"
         case .bind: return "bind \(source ?? sourceDescriptor.map { "descriptor \($0)" } ?? "?") on \(target)"
         case .readOnly: return "read-only \(target)"

@@ -53,8 +53,8 @@ public struct RunLimits: Codable, Sendable, Equatable {
     }
 
     /// A whole number from 1 to `max`.
-    public static func parseCount(_ text: String, option: String, max: Int = 1 << 22) throws(LimitError) -> Int {
-        guard let v = Int(text), v >= 1, v <= max else { throw LimitError("--\(option) \(text): expected a whole number from 1 to \(max)") }
+    public static func parseCount(_ text: String, option: String, min: Int = 1, max: Int = 1 << 22) throws(LimitError) -> Int {
+        guard let v = Int(text), v >= min, v <= max else { throw LimitError("--\(option) \(text): expected a whole number from \(min) to \(max)") }
         return v
     }
 }

@@ -39,6 +39,9 @@ public struct SandboxPlan: Sendable, Equatable {
     static let fresh = ["/tmp", "/var/tmp", "/run", "/dev"]
     /// Where nothing may be granted.
     static let forbidden = ["/proc", "/sys", "/dev", "/run"]
+    /// What no grant may be or contain: binding it, or a directory above it, would bring the
+    /// host's one back (its sockets: tmux, X11, the user's bus), read-only or not.
+    static let covered = fresh + forbidden + ["/dev/shm"]
     static let resolvConf = """
         # airlock: names are resolved by the relay's exits, never here; this stub refuses every query.
         nameserver 127.0.0.1
@@ -77,13 +80,16 @@ public struct SandboxPlan: Sendable, Equatable {
         steps.append(MountStep(.tmpfs, "/tmp", data: "mode=1777", flags: [.nosuid, .nodev]))
         if Self.isDirectory("/var/tmp") { steps.append(MountStep(.tmpfs, "/var/tmp", data: "mode=1777", flags: [.nosuid, .nodev])) }
         steps.append(MountStep(.tmpfs, "/run", data: "mode=0755", flags: [.nosuid, .nodev]))
-        resolver(at: resolvConfPath)
+        // The agent's own network namespace, not the host's interfaces.
+        steps.append(MountStep(.sysfs, "/sys", flags: [.nosuid, .nodev, .noexec, .readOnly]))
         for (i, g) in all.enumerated() {
             // Below a grant bound before, the path is the real one: nothing to make.
             if !all[..<i].contains(where: { Self.isWithin(g.path, $0.path) }) { makePath(to: g.path, file: !g.isDirectory) }
             steps.append(MountStep(.bind, g.path, sourceDescriptor: g.descriptor))
             steps.append(MountStep(g.writable ? .writable : .readOnly, g.path))
         }
+        // Last, so that no grant (of /etc, say) covers it.
+        resolver(at: resolvConfPath)
     }
 
     private mutating func devices() {
@@ -135,9 +141,12 @@ public struct SandboxPlan: Sendable, Equatable {
         guard g.path.hasPrefix("/"), !g.path.hasSuffix(" (deleted)") else {
             throw SandboxError("\(g.path) cannot be given \(what): it is not a path in the relay's view (deleted, or in another mount namespace)")
         }
-        if g.writable && g.path == "/" { throw SandboxError("/ cannot be writable inside the sandbox") }
         if let f = forbidden.first(where: { isWithin(g.path, $0) }) {
             throw SandboxError("\(g.path) cannot be given \(what): nothing under \(f) is (host sockets and devices live there)")
+        }
+        if let c = covered.first(where: { isWithin($0, g.path) }) {
+            let hint = g.path == "/tmp" || g.path == "/var/tmp" ? " (the sandbox has a private one; run from a directory of your own or give --workdir)" : ""
+            throw SandboxError("\(g.path) cannot be given \(what): it would bring back the host's \(c), where other programs' sockets live\(hint)")
         }
     }
 
@@ -146,7 +155,7 @@ public struct SandboxPlan: Sendable, Equatable {
         ((major & 0xffff_f000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffff_ff00) << 12) | (minor & 0xff)
     }
 
-    static func isWithin(_ path: String, _ dir: String) -> Bool { path == dir || path.hasPrefix(dir + "/") }
+    static func isWithin(_ path: String, _ dir: String) -> Bool { dir == "/" || path == dir || path.hasPrefix(dir + "/") }
     static func depth(_ path: String) -> Int { path.split(separator: "/").count }
     static func isDirectory(_ path: String) -> Bool {
         var st = stat()

@@ -35,7 +35,7 @@ enum RunCommand: Command {
 
         The sandbox: CMD sees the files of the machine read-only, except the working directory
         (--workdir, default the current one) and --rw paths; a private /tmp, /var/tmp and
-        /dev/shm; no /run (no host sockets: D-Bus, systemd, docker, tmux, the relay's own); a
+        /dev/shm; an empty /run (no host sockets: D-Bus, systemd, docker, tmux, the relay's own); a
         /proc of its own processes only; a /dev of null, zero, full, random, urandom, tty and
         its own ptys; and /etc/resolv.conf naming a stub that refuses every query (names are
         resolved by the relay's exits, never inside). A syscall filter denies vsock and packet
@@ -58,12 +58,17 @@ enum RunCommand: Command {
                                  SERVICE (repeatable), for tools that take no proxy
           --workdir DIR          CMD's working directory, writable inside (default: .)
           --rw PATH              also writable inside (repeatable)
-          --ro PATH              read-only inside even under a writable one (repeatable)
+          --ro PATH              read-only inside even under a writable one (repeatable); it
+                                 guards PATH and below, not the names above it: give the top
+                                 directory to guard (--ro .git, not .git/hooks)
           --timeout DURATION     kill the tree after this long (90, 90s, 5m, 2h)
           --memory SIZE          memory for the whole tree (512M, 2G); killed when exceeded
-          --pids N               processes and threads at once; killed when a fork fails
+          --pids N               processes and threads at once (its init counts: at least 2);
+                                 killed when a fork fails
           --cpu DURATION         CPU time for the whole tree; killed when used up
-          --kill-on-deny N       kill the tree after N connection attempts the policy refused
+          --kill-on-deny N       kill the tree after N connection attempts the relay's policy
+                                 refused (a name that is no service is refused by the shim
+                                 and not counted)
           --key FILE             the agent's key (for an agent with a fixed identity); by
                                  default each run gets a fresh identity
           --control PATH         the relay's control socket (default /run/airlock/control.sock)
@@ -160,7 +165,7 @@ enum RunCommand: Command {
             do { return try f(v, name) } catch { throw Arguments.UsageError(error.description) }
         }
         return RunLimits(timeout: try parse("timeout", RunLimits.parseDuration), memory: try parse("memory", RunLimits.parseSize),
-                         pids: try parse("pids") { (t, o) throws(LimitError) in try RunLimits.parseCount(t, option: o) },
+                         pids: try parse("pids") { (t, o) throws(LimitError) in try RunLimits.parseCount(t, option: o, min: 2) },
                          cpu: try parse("cpu", RunLimits.parseDuration),
                          killOnDeny: try parse("kill-on-deny") { (t, o) throws(LimitError) in try RunLimits.parseCount(t, option: o) })
     }

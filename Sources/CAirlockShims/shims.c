@@ -307,6 +307,8 @@ static void airlock_command_main(const struct airlock_spawn_spec *spec, int errf
 #define AIRLOCK_OPEN_TREE_CLONE 1
 #define AIRLOCK_MOVE_MOUNT_F_EMPTY_PATH 0x4
 #define AIRLOCK_MOUNT_ATTR_RDONLY 0x1
+#define AIRLOCK_MOUNT_ATTR_NOSUID 0x2
+#define AIRLOCK_MOUNT_ATTR_NODEV 0x4
 // struct mount_attr (linux/mount.h clashes with glibc's sys/mount.h).
 struct airlock_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
 #define AIRLOCK_MAX_MOUNTS 96
@@ -315,13 +317,16 @@ struct airlock_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd;
 
 static unsigned long airlock_ms_flags(unsigned int f) {
     return ((f & AIRLOCK_MOUNT_NOSUID) ? MS_NOSUID : 0) | ((f & AIRLOCK_MOUNT_NODEV) ? MS_NODEV : 0)
-         | ((f & AIRLOCK_MOUNT_NOEXEC) ? MS_NOEXEC : 0);
+         | ((f & AIRLOCK_MOUNT_NOEXEC) ? MS_NOEXEC : 0) | ((f & AIRLOCK_MOUNT_RDONLY) ? MS_RDONLY : 0);
 }
 
 static int airlock_set_readonly(const char *target, int readonly) {
     struct airlock_mount_attr attr;
     memset(&attr, 0, sizeof attr);
-    if (readonly) attr.attr_set = AIRLOCK_MOUNT_ATTR_RDONLY; else attr.attr_clr = AIRLOCK_MOUNT_ATTR_RDONLY;
+    // Set-uid bits and device nodes count nowhere the agent can write or read (its /dev is made
+    // after, from nodes of its own).
+    attr.attr_set = AIRLOCK_MOUNT_ATTR_NOSUID | AIRLOCK_MOUNT_ATTR_NODEV;
+    if (readonly) attr.attr_set |= AIRLOCK_MOUNT_ATTR_RDONLY; else attr.attr_clr = AIRLOCK_MOUNT_ATTR_RDONLY;
     return (int)syscall(SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof attr);
 }
 
@@ -332,6 +337,8 @@ static int airlock_mount_step(const struct airlock_mount_op *op, int tree) {
         return mount("tmpfs", op->target, "tmpfs", airlock_ms_flags(op->flags), op->data);
     case AIRLOCK_MOUNT_PROC:
         return mount("proc", op->target, "proc", airlock_ms_flags(op->flags), op->data);
+    case AIRLOCK_MOUNT_SYSFS:
+        return mount("sysfs", op->target, "sysfs", airlock_ms_flags(op->flags), NULL);
     case AIRLOCK_MOUNT_DEVPTS:
         return mount("devpts", op->target, "devpts", airlock_ms_flags(op->flags), op->data);
     case AIRLOCK_MOUNT_BIND:

@@ -122,7 +122,9 @@ final class AgentRig: @unchecked Sendable {  // set up in init, then only read
         if let user {
             let copy = dir.file("airlock-bin")
             if !FileManager.default.fileExists(atPath: copy) {
-                try FileManager.default.copyItem(atPath: executable, toPath: copy)
+                // By cp, not in this process: a child another test forks meanwhile would inherit
+                // our writable descriptor, and exec of the copy would fail with ETXTBSY.
+                try IPTool.run("cp", executable, copy)
                 chmod(copy, 0o755)
             }
             executable = "/usr/bin/setpriv"

@@ -98,7 +98,8 @@ struct SandboxMountTests {
         let rig = try await AgentRig(); defer { rig.finish() }
         for (flag, path, why) in [("--rw", "/run", "nothing under /run is"), ("--ro", "/run/user", "nothing under /run is"),
                                   ("--ro", "/proc/1", "nothing under /proc is"), ("--rw", "/dev", "nothing under /dev is"),
-                                  ("--rw", "/", "/ cannot be writable")] {
+                                  ("--rw", "/", "it would bring back the host's /tmp"), ("--ro", "/", "it would bring back the host's /tmp"),
+                                  ("--rw", "/tmp", "the sandbox has a private one"), ("--workdir", "/var/tmp", "the sandbox has a private one")] {
             let r = try await rig.run([flag, path, "--", "true"])
             #expect(r.status == 1 && r.stderr.contains(why), "\(flag) \(path): \(r.status) \(r.stderr)")
         }
@@ -186,6 +187,19 @@ struct SandboxMountTests {
         #expect(r["process_vm_readv"] == "ESRCH")
         #expect(r["a signal"] == "ESRCH")
         #expect(victim.isRunning)
+    }
+
+    @Test func sysfsIsTheAgentsAndSetuidBitsCountForNothing() async throws {
+        let rig = try await AgentRig(); defer { rig.finish() }
+        let home = try AgentTree(rig.prefix)
+        let r = try await EscapeTests.probe(rig, [
+            ("interfaces in /sys", ["kind": "listdir", "path": "/sys/class/net"]),
+            ("resolv.conf under --ro /etc", ["kind": "text", "path": "/etc/resolv.conf"]),
+        ], runArgs: ["--workdir", home.path, "--ro", "/etc"])
+        #expect(r["interfaces in /sys"] == "lo,\(rig.prefix)a0", "the agent's own namespace: \(r["interfaces in /sys"] ?? "")")
+        #expect(r["resolv.conf under --ro /etc"]?.contains("\nnameserver 127.0.0.1\n") == true, "\(r["resolv.conf under --ro /etc"] ?? "")")
+        let opts = try await rig.run(["--workdir", home.path, "--", "sh", "-c", "grep ' \(home.path) ' /proc/self/mountinfo | head -1"])
+        #expect(opts.stdout.contains("nosuid") && opts.stdout.contains("nodev") && opts.stdout.contains(" rw,"), "\(opts.stdout)")
     }
 
     @Test func devHoldsOnlyTheSafeNodesAndResolvConfNamesTheStub() async throws {

@@ -132,18 +132,22 @@ enum airlock_mount_kind {
     AIRLOCK_MOUNT_PROC,         // a proc of the init's (new) PID namespace at `target`
     AIRLOCK_MOUNT_DEVPTS,       // a new devpts instance at `target` (`data` its options)
     AIRLOCK_MOUNT_BIND,         // recursive bind of `source` (or /proc/self/fd/`source_fd`) onto `target`
-    AIRLOCK_MOUNT_READONLY,     // the mount tree at `target` becomes read-only (recursive)
-    AIRLOCK_MOUNT_WRITABLE,     // the mount tree at `target` becomes writable again (recursive)
+    AIRLOCK_MOUNT_READONLY,     // the mount tree at `target` becomes read-only (recursive), and
+                                // nosuid and nodev, as every tree the agent sees
+    AIRLOCK_MOUNT_WRITABLE,     // the mount tree at `target` becomes writable again (recursive),
+                                // staying nosuid and nodev
     AIRLOCK_MOUNT_MKDIR,        // mkdir `target` with `mode`; one that exists is fine
     AIRLOCK_MOUNT_FILE,         // creates `target` (`mode`) holding `data`, truncating it; with no
                                 // `data`, creates it empty only when missing (a mount point)
     AIRLOCK_MOUNT_SYMLINK,      // symlink `source` at `target`
     AIRLOCK_MOUNT_MKNOD,        // character device `device` at `target`, `mode` its permissions
+    AIRLOCK_MOUNT_SYSFS,        // a sysfs of the init's network namespace at `target`
 };
 /// AIRLOCK_MOUNT_* flags for tmpfs, proc, devpts and bind steps.
 #define AIRLOCK_MOUNT_NOSUID 0x1u
 #define AIRLOCK_MOUNT_NODEV 0x2u
 #define AIRLOCK_MOUNT_NOEXEC 0x4u
+#define AIRLOCK_MOUNT_RDONLY 0x8u
 struct airlock_mount_op {
     int kind;                  ///< enum airlock_mount_kind
     const char *source;        ///< BIND, SYMLINK; NULL for BIND from `source_fd`
