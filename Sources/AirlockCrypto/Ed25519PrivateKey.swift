@@ -23,7 +23,7 @@ public final class Ed25519PrivateKey: Sendable, CustomStringConvertible {
         }
         Sodium.ensureInitialized()
         var pub = [UInt8](repeating: 0, count: Ed25519PublicKey.length)
-        secretKey = SecretBytes(count: Int(crypto_sign_SECRETKEYBYTES)) { (sk: UnsafeMutableRawBufferPointer) in
+        secretKey = SecretBytes(count: Int(crypto_sign_SECRETKEYBYTES), longLived: true) { (sk: UnsafeMutableRawBufferPointer) in
             seed.withUnsafeBytes { s in
                 _ = crypto_sign_seed_keypair(&pub, sk.baseAddress!.assumingMemoryBound(to: UInt8.self),
                                              s.baseAddress!.assumingMemoryBound(to: UInt8.self))

@@ -1,4 +1,7 @@
 internal import CSodium
+#if canImport(Glibc)
+import Glibc
+#endif
 import AirlockCore
 
 /// Secret bytes (keys, seeds, chaining keys) in memory this type owns: zeroed with
@@ -12,13 +15,26 @@ public final class SecretBytes: @unchecked Sendable, Equatable, CustomStringConv
     private let base: UnsafeMutableRawPointer
     /// Number of secret bytes.
     public let count: Int
+    /// Bytes mapped for a long-lived secret (`longLived`), 0 for heap memory.
+    private let mapped: Int
 
     /// Allocates `count` bytes (zeroed) and lets `body` fill them. If `body` throws, the
     /// memory is wiped and freed (by deinit) as the error propagates.
-    public init<E: Error>(count: Int, initializingWith body: (UnsafeMutableRawBufferPointer) throws(E) -> Void) throws(E) {
+    ///
+    /// `longLived` (identity keys): the bytes get pages of their own that a forked child sees
+    /// zeroed (MADV_WIPEONFORK) and a core dump leaves out (MADV_DONTDUMP), so an agent's init,
+    /// a fork of the relay that never executes anything, holds no copy of the relay's keys.
+    public init<E: Error>(count: Int, longLived: Bool = false,
+                          initializingWith body: (UnsafeMutableRawBufferPointer) throws(E) -> Void) throws(E) {
         precondition(count >= 0)
         self.count = count
-        base = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        if longLived, let pages = Self.mapPages(count) {
+            base = pages.base
+            mapped = pages.size
+        } else {
+            base = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
+            mapped = 0
+        }
         base.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
         // Every stored property is set, so if `body` throws, deinit runs and wipes and frees.
         try body(UnsafeMutableRawBufferPointer(start: base, count: count))
@@ -38,7 +54,19 @@ public final class SecretBytes: @unchecked Sendable, Equatable, CustomStringConv
 
     deinit {
         sodium_memzero(base, count)
-        base.deallocate()
+        if mapped > 0 { munmap(base, mapped) } else { base.deallocate() }
+    }
+
+    /// Whole pages for `count` bytes, wiped in forked children and left out of core dumps; nil
+    /// when the kernel refuses (then the heap is used, as for every other secret).
+    private static func mapPages(_ count: Int) -> (base: UnsafeMutableRawPointer, size: Int)? {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let size = max(page, (count + page - 1) / page * page)
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else { return nil }
+        let madvWipeOnFork: Int32 = 18, madvDontDump: Int32 = 16  // linux/mman.h; not in Swift's Glibc
+        guard madvise(p, size, madvWipeOnFork) == 0 else { munmap(p, size); return nil }
+        _ = madvise(p, size, madvDontDump)
+        return (p, size)
     }
 
     /// Read access for the duration of `body`; do not let the pointer escape.
