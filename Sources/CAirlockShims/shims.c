@@ -455,6 +455,37 @@ static void airlock_check_watches(const struct airlock_spawn_spec *spec) {
     }
 }
 
+// Overwrites this process's argument strings (its copy of the launcher's: COW after the fork)
+// with `name`, as setproctitle does: /proc/PID/cmdline then shows only that. Best effort.
+static void airlock_rename_cmdline(const char *name) {
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');  // the name may hold spaces; fields go on after its ')'
+    if (p == NULL) return;
+    // Fields 48 and 49 (1-based) are arg_start and arg_end; the one after ')' is field 3.
+    unsigned long v[2] = { 0, 0 };
+    int field = 2;
+    for (p++; *p && field < 49; ) {
+        while (*p == ' ') p++;
+        field++;
+        unsigned long x = 0;
+        while (*p >= '0' && *p <= '9') x = x * 10 + (unsigned long)(*p++ - '0');
+        while (*p && *p != ' ') p++;
+        if (field == 48) v[0] = x;
+        if (field == 49) v[1] = x;
+    }
+    if (v[0] == 0 || v[1] <= v[0]) return;
+    size_t len = v[1] - v[0], k = strlen(name);
+    char *args = (char *)v[0];
+    memset(args, 0, len);
+    memcpy(args, name, k < len ? k : len - 1);
+}
+
 // The init: pid 1 of the new PID namespace. Starts with every signal blocked (the parent blocked
 // them around clone3) and keeps them blocked.
 __attribute__((noreturn))
@@ -476,9 +507,10 @@ static void airlock_init_main(const struct airlock_spawn_spec *spec, int errfd) 
     if (err != 0) airlock_spawn_fail(errfd, AIRLOCK_STAGE_CLOSE_FDS, err);
     const int64_t started = airlock_now_ms();
 
-    // A clone of the launcher without exec: its command line is the launcher's, so at least its
-    // name tells it apart in ps and top.
+    // A clone of the launcher without exec: its name, and (root may, before the privilege drop)
+    // its command line, would be the launcher's, with the paths of its key and policy.
     prctl(PR_SET_NAME, "airlock-init", 0, 0, 0);
+    airlock_rename_cmdline("airlock-init");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = airlock_init_signal;

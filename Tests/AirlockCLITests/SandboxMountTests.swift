@@ -174,6 +174,7 @@ struct SandboxMountTests {
         let r = try await EscapeTests.probe(rig, [
             ("pids in /proc", ["kind": "listdir", "path": "/proc", "numeric": true]),
             ("the init", ["kind": "text", "path": "/proc/1/comm"]),
+            ("the init's command line", ["kind": "text", "path": "/proc/1/cmdline"]),
             ("the victim's memory", ["kind": "read", "path": "/proc/\(pid)/mem"]),
             ("the victim's environment", ["kind": "read", "path": "/proc/\(pid)/environ"]),
             ("process_vm_readv", ["kind": "vm_read", "pid": pid]),
@@ -182,6 +183,7 @@ struct SandboxMountTests {
         let pids = (r["pids in /proc"] ?? "").split(separator: ",").compactMap { Int($0) }
         #expect(!pids.isEmpty && pids.allSatisfy { $0 < 100 } && pids.contains(1) && !pids.contains(pid), "\(r["pids in /proc"] ?? "")")
         #expect(r["the init"] == "airlock-init\n")
+        #expect(r["the init's command line"]?.split(separator: "\u{0}") == ["airlock-init"], "not the relay's, with its key's path: \(r["the init's command line"] ?? "")")
         #expect(r["the victim's memory"] == "ENOENT")
         #expect(r["the victim's environment"] == "ENOENT")
         #expect(r["process_vm_readv"] == "ESRCH")
