@@ -45,7 +45,7 @@ extension RelayServer {
             let d = connectDecision(from: c.source, to: c.target)
             guard !d.allowed else { continue }
             logger.info("circuit_revoked", ["src": c.source, "dst": c.target, "circuit": id, "reason": d.reason.rawValue, "text": d.text])
-            let extra: [(String, AuditLog.Value)] = [("circuit", .uint(id))]
+            let extra: [(String, AuditLog.Value)] = [("what", .string("circuit")), ("circuit", .uint(id))]
             audit?.record(event: "revoke", decision: "deny", reason: d.reason.rawValue, peer: c.source, target: c.target,
                           agent: d.source, fields: extra)
             c.close("revoked: \(d.reason.rawValue)", reset: true)
@@ -56,6 +56,8 @@ extension RelayServer {
             let d = connectDecision(from: slot.source, to: slot.target)
             guard !d.allowed else { continue }
             refuseConnect(x, .permissionDenied, target: slot.target, d.reason.rawValue, "revoked by reload: \(d.text)")
+            audit?.record(event: "revoke", decision: "deny", reason: d.reason.rawValue, peer: slot.source, target: slot.target,
+                          agent: d.source, fields: [("what", .string("connect"))])
             outcome.connectsRefused += 1
         }
         for e in table.entries {
@@ -63,6 +65,8 @@ extension RelayServer {
             guard !d.allowed else { continue }
             table.remove(peer: e.peer)
             reservationEnded(e, reason: "revoked")
+            audit?.record(event: "revoke", decision: "deny", reason: d.reason.rawValue, peer: e.peer, agent: d.source,
+                          fields: [("what", .string("reservation"))])
             outcome.reservationsEnded += 1
         }
         return outcome
