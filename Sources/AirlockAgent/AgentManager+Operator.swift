@@ -22,7 +22,9 @@ extension AgentManager {
         logger.info("policy_reload_requested", ["uid": caller.uid, "pid": caller.pid, "file": path])
         switch reloadPolicy() {
         case .success(let o):
-            reply(caller, "reloaded", ControlProtocol.Reloaded(file: path, rules: server.policy.rules.count, circuitsClosed: o.circuitsClosed,
+            var file = path  // absolute, so the caller can compare it with the file it edited
+            if let r = realpath(path, nil) { file = String(cString: r); free(r) }
+            reply(caller, "reloaded", ControlProtocol.Reloaded(file: file, rules: server.policy.rules.count, circuitsClosed: o.circuitsClosed,
                                                               connectsRefused: o.connectsRefused, reservationsEnded: o.reservationsEnded))
         case .failure(let e):
             let shown = e.problems.prefix(20).map(\.description)

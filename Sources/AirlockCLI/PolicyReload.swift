@@ -1,6 +1,9 @@
 import AirlockAgent
 import AirlockIO
 import AirlockPolicy
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Asking the running relay to re-read its policy through the control socket's `reload`
 /// (`airlock policy reload`, and `allow` / `deny` after they wrote the file).
@@ -40,11 +43,22 @@ enum PolicyReload {
     static func afterEdit(_ path: String, control: String, skip: Bool) throws(CommandFailure) -> Int32 {
         if skip { return 0 }
         switch try askAfterEdit(control, path) {
-        case .reloaded(let r): Output.out(describe(r))
+        case .reloaded(let r):
+            Output.out(describe(r))
+            if canonical(r.file) != canonical(path) {
+                CLI.printErr("note: the relay reads \(r.file), not \(path); this edit is not what it applied")
+            }
         case .noRelay(let why):
             CLI.printErr("note: \(why)\n\(path) is written; a relay reads it when it starts, on SIGHUP, or on `airlock policy reload`")
         }
         return 0
+    }
+
+    /// `path` with symlinks resolved, or as given when it cannot be resolved.
+    static func canonical(_ path: String) -> String {
+        guard let r = realpath(path, nil) else { return path }
+        defer { free(r) }
+        return String(cString: r)
     }
 
     private static func askAfterEdit(_ control: String, _ path: String) throws(CommandFailure) -> Outcome {
