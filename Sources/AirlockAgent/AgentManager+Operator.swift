@@ -60,7 +60,7 @@ extension AgentManager {
             return .init(peer: "\(e.peer)", name: name, expire: e.expire, expiresIn: max(0, Double(e.expire) - now))
         }
         func name(_ p: PeerID) -> String? { policy.entry(for: p, bindings: server.bindings)?.name }
-        let refusals = server.recentRefusals.filter { ownPeer($0.source) || (all) }.map {
+        let refusals = server.recentRefusals.filter { ownPeer($0.source) }.map {
             ControlProtocol.Status.Refusal(time: $0.time, kind: $0.kind, source: "\($0.source)", sourceName: $0.sourceName,
                                            target: $0.target.map { "\($0)" }, targetName: $0.targetName, status: $0.status, reason: $0.reason)
         }
@@ -73,7 +73,8 @@ extension AgentManager {
                       bytesUp: $0.bytesUp, bytesDown: $0.bytesDown, seconds: $0.age)
             },
             refusals: Array(refusals.suffix(cap)),
-            agentsTotal: agents.count, reservationsTotal: reservations.count, circuitsTotal: circuits.count, refusalsTotal: refusals.count)
+            agentsTotal: agents.count, reservationsTotal: reservations.count, circuitsTotal: circuits.count, refusalsTotal: refusals.count,
+            counters: all ? Dictionary(server.counters.named.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }) : [:])
         reply(caller, "status", body)
     }
 }

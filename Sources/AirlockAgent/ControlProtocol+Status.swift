@@ -104,9 +104,14 @@ extension ControlProtocol {
         public var reservationsTotal: Int
         public var circuitsTotal: Int
         public var refusalsTotal: Int
+        /// Every relay counter by its stable name (Relay/README.md, "Counters"); root only,
+        /// empty for anyone else.
+        public var counters: [String: UInt64]
 
         public init(relay: String, policy: String, time: Double, agents: [Agent], reservations: [Reservation], circuits: [Circuit],
-                    refusals: [Refusal], agentsTotal: Int, reservationsTotal: Int, circuitsTotal: Int, refusalsTotal: Int) {
+                    refusals: [Refusal], agentsTotal: Int, reservationsTotal: Int, circuitsTotal: Int, refusalsTotal: Int,
+                    counters: [String: UInt64] = [:]) {
+            self.counters = counters
             self.relay = relay; self.policy = policy; self.time = time
             self.agents = agents; self.reservations = reservations; self.circuits = circuits; self.refusals = refusals
             self.agentsTotal = agentsTotal; self.reservationsTotal = reservationsTotal

@@ -15,7 +15,8 @@ enum StatusCommand: Command {
         Asks the running relay for what it holds now and prints four tables: agents (runs and
         attachments, with their address, age and open circuits), reservations (with the time
         left until each expires), circuits (bytes each way and age) and the most recent
-        refusals (newest last, with their reason: docs/policy.md, "Decisions").
+        refusals (newest last, with their reason: docs/policy.md, "Decisions"); for root also
+        the relay's non-zero counters (Relay/README.md, "Counters"; --json has all of them).
 
         Root sees everything. A member of group airlock sees its own agents (the policy's
         `uid` is theirs), their circuits and refusals, and the reservations of the targets its
@@ -81,6 +82,13 @@ enum StatusCommand: Command {
                           r.targetName ?? r.target.map(short) ?? "-", r.status, r.reason])
         }
         section("recent refusals", s.refusals.count, s.refusalsTotal, refusals)
+        // Counters (root only): the non-zero ones, so a cap being hit stands out.
+        let nonZero = s.counters.filter { $0.value != 0 }.sorted { $0.key < $1.key }
+        if !s.counters.isEmpty {
+            var counters = TextTable(["COUNTER", "VALUE"])
+            for (k, v) in nonZero { counters.add([k, String(v)]) }
+            section("counters, non-zero", nonZero.count, nonZero.count, counters)
+        }
         return out
     }
 

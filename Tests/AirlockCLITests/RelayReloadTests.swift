@@ -161,6 +161,9 @@ struct RelayReloadTests {
         #expect(circuit.sourceName == "tester" && circuit.targetName == "web" && circuit.target == rig.webPeer)
         #expect(circuit.bytesUp > 0 && circuit.bytesDown > 0)
         #expect(status.refusals.contains { $0.sourceName == "tester" && $0.targetName == "other" && $0.reason == "no-rule" })
+        #expect(status.counters["circuits_live"] == 1 && status.counters["reservations_live"] == 2)
+        #expect((status.counters["circuits_refused.PERMISSION_DENIED"] ?? 0) >= 1)
+        #expect(lines.contains { $0.wholeMatch(of: /\ \ circuits_opened +1/) != nil }, "\(table.stdout)")
 
         // alice (group airlock) sees none of root's agents, circuits or refusals, and only the
         // reservation of the service her agent has a rule to.
@@ -170,5 +173,6 @@ struct RelayReloadTests {
         let own = try JSONDecoder().decode(ControlProtocol.Status.self, from: Data(hers.stdout.utf8))
         #expect(own.agents.isEmpty && own.circuits.isEmpty && own.refusals.isEmpty)
         #expect(own.reservations.compactMap(\.name) == ["other"])
+        #expect(own.counters.isEmpty)
     }
 }
