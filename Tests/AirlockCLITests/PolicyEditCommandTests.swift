@@ -144,6 +144,8 @@ import AirlockPolicy
         #expect(usage.status == 64 && usage.stderr.hasPrefix("error: unexpected argument extra\nusage: airlock status"))
         let reload = try airlock(["policy", "reload"] + Self.noRelay, in: dir)
         #expect(reload.status == 1 && reload.stderr.contains("no relay is serving the control socket"))
+        let status = try airlock(["status"] + Self.noRelay, in: dir)
+        #expect(status.status == 1 && status.stderr.contains("error: no relay is serving the control socket /nonexistent/airlock-test/control.sock"))
     }
 
     /// A fresh, well-formed peer ID for generated policies.
