@@ -64,17 +64,19 @@ extension AgentManager {
             ControlProtocol.Status.Refusal(time: $0.time, kind: $0.kind, source: "\($0.source)", sourceName: $0.sourceName,
                                            target: $0.target.map { "\($0)" }, targetName: $0.targetName, status: $0.status, reason: $0.reason)
         }
-        let cap = ControlProtocol.Status.maxItems
-        let body = ControlProtocol.Status(
-            relay: "\(server.host.peerID)", policy: policyPath ?? "-", time: now,
-            agents: Array(agents.prefix(cap)), reservations: Array(reservations.prefix(cap)),
-            circuits: circuits.prefix(cap).map {
-                .init(source: "\($0.source)", sourceName: name($0.source), target: "\($0.target)", targetName: name($0.target),
-                      bytesUp: $0.bytesUp, bytesDown: $0.bytesDown, seconds: $0.age)
-            },
-            refusals: Array(refusals.suffix(cap)),
-            agentsTotal: agents.count, reservationsTotal: reservations.count, circuitsTotal: circuits.count, refusalsTotal: refusals.count,
-            counters: all ? Dictionary(server.counters.named.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }) : [:])
+        let counters = all ? Dictionary(server.counters.named.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }) : [:]
+        let body = ControlProtocol.Status.fitting { cap in
+            ControlProtocol.Status(
+                relay: "\(server.host.peerID)", policy: policyPath ?? "-", time: now,
+                agents: Array(agents.prefix(cap)), reservations: Array(reservations.prefix(cap)),
+                circuits: circuits.prefix(cap).map {
+                    .init(source: "\($0.source)", sourceName: name($0.source), target: "\($0.target)", targetName: name($0.target),
+                          bytesUp: $0.bytesUp, bytesDown: $0.bytesDown, seconds: $0.age)
+                },
+                refusals: Array(refusals.suffix(cap)),
+                agentsTotal: agents.count, reservationsTotal: reservations.count, circuitsTotal: circuits.count,
+                refusalsTotal: refusals.count, counters: counters)
+        }
         reply(caller, "status", body)
     }
 }

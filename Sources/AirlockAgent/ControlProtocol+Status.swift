@@ -1,3 +1,5 @@
+import AirlockIO
+
 /// The operator messages of the control socket: `reload` and `status` (docs/operations.md).
 extension ControlProtocol {
     /// `reload`: re-read the policy file the relay was started with, as SIGHUP does. Only root
@@ -116,6 +118,21 @@ extension ControlProtocol {
             self.agents = agents; self.reservations = reservations; self.circuits = circuits; self.refusals = refusals
             self.agentsTotal = agentsTotal; self.reservationsTotal = reservationsTotal
             self.circuitsTotal = circuitsTotal; self.refusalsTotal = refusalsTotal
+        }
+    }
+}
+
+extension ControlProtocol.Status {
+    /// The status `make` builds with at most `maxItems` entries per list, or with half as many
+    /// (and so on, down to 1) until it fits one control message (`ControlSocket.maxPayload`);
+    /// the `*Total` counts still give the full numbers.
+    public static func fitting(_ make: (Int) -> ControlProtocol.Status) -> ControlProtocol.Status {
+        var cap = maxItems
+        while true {
+            let status = make(cap)
+            // `encode` refuses a message over the cap.
+            if cap > 1 && (try? ControlMessage.encode(type: "status", body: status)) == nil { cap /= 2; continue }
+            return status
         }
     }
 }
