@@ -88,11 +88,10 @@ enum PolicyFile {
             return CommandFailure("cannot write \(shown): \(what): \(why); it is unchanged")
         }
         guard fchmod(fd, mode) == 0 else { throw fail("fchmod") }
-        if fchown(fd, st.st_uid, st.st_gid) != 0 {
-            // Not root: a file we own keeps its owner anyway; only the group may be out of reach.
-            guard st.st_uid == geteuid(), fchown(fd, st.st_uid, getegid()) == 0 || st.st_gid == getegid() else {
-                throw fail("cannot keep its owner \(st.st_uid):\(st.st_gid) (run as root or as its owner)")
-            }
+        // Not root, fchown fails unless the file is already ours with our group, which the new
+        // file has anyway; otherwise the edit would change who owns the policy: refuse.
+        if fchown(fd, st.st_uid, st.st_gid) != 0 && !(st.st_uid == geteuid() && st.st_gid == getegid()) {
+            throw fail("cannot keep its owner \(st.st_uid):\(st.st_gid) (run as root, or as its owner in its group)")
         }
         guard Output.writeAll(fd, bytes) else { throw fail("write") }
         guard fsync(fd) == 0 else { throw fail("fsync") }

@@ -110,6 +110,21 @@ import AirlockPolicy
         #expect(try dir.mode("real.json") == 0o600)
     }
 
+    /// Root editing another user's policy leaves it theirs (the relay's `reload` trusts the
+    /// file's owner, so the owner must not change under an edit).
+    @Test func theOwnerAndModeAreKept() throws {
+        let dir = try TempDir()
+        try dir.write("policy.json", smallPolicy, mode: 0o604)
+        let root = geteuid() == 0
+        if root { #expect(chown(dir.file("policy.json"), 4242, 4343) == 0) }
+        let r = try airlock(["allow", "coder", "git-mirror", "--policy", "policy.json", "--no-reload"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        var st = stat()
+        #expect(stat(dir.file("policy.json"), &st) == 0)
+        #expect(st.st_mode & 0o7777 == 0o604)
+        if root { #expect(st.st_uid == 4242 && st.st_gid == 4343) }
+    }
+
     /// Many `airlock allow` processes at once, each adding its own rule: every one lands.
     @Test func concurrentEditsAllLand() async throws {
         let dir = try TempDir()

@@ -112,6 +112,17 @@ struct RelayReloadTests {
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("only root and the owner of \(policy) (uid 0) may reload the policy; you are uid 4242"), "\(refused.stderr)")
 
+        // A malformed file pushed through the control socket: refused with its problems, and
+        // the run's circuit stays.
+        let good = try String(contentsOfFile: policy, encoding: .utf8)
+        try Data(good.replacingOccurrences(of: "\"uid\" : 4242", with: "\"uid\" : \"alice\"").utf8).write(to: URL(fileURLWithPath: policy))
+        let malformed = try await rig.airlockCommand(["policy", "reload", "--control", rig.control])
+        #expect(malformed.status == 1)
+        #expect(malformed.stderr.contains("does not validate; the last good policy stays"), "\(malformed.stderr)")
+        #expect(malformed.stderr.contains("\(policy):") && malformed.stderr.contains("agents.alice.uid: expected"), "\(malformed.stderr)")
+        #expect(rig.relayLines("circuit_revoked").isEmpty)
+        try Data(good.utf8).write(to: URL(fileURLWithPath: policy))
+
         let deny = try await rig.airlockCommand(["deny", "tester", "web", "--policy", policy, "--control", rig.control])
         #expect(deny.status == 0, "\(deny.stderr)")
         #expect(deny.stdout.contains("denied tester → web (rule removed)"))
