@@ -22,6 +22,7 @@ extension RelayServer {
     public func reload(policy: Policy) -> ReloadOutcome {
         self.policy = policy
         let outcome = revoke()
+        onReload?(policy)
         logger.info("policy_reloaded", ["rules": policy.rules.count, "circuits_closed": outcome.circuitsClosed,
                                         "connects_refused": outcome.connectsRefused, "reservations_ended": outcome.reservationsEnded])
         let extra: [(String, AuditLog.Value)] = [("rules", .int(policy.rules.count)), ("circuits_closed", .int(outcome.circuitsClosed)),

@@ -26,6 +26,9 @@ public final class RelayServer {
     /// Called with (source, target, reason) for each CONNECT the policy refuses, before the
     /// refusal is answered: the launcher counts them for `--kill-on-deny`.
     public var onPolicyRefusal: ((PeerID, PeerID, String) -> Void)?
+    /// Called on the loop after a reload was applied and `revoke` ran, with the new policy: for
+    /// parts that hold their own grants (an exit's open destination streams) to re-check them.
+    public var onReload: ((Policy) -> Void)?
     /// The audit trail: one JSON line per decision and circuit close (`AuditLog`); nil for none.
     public var audit: AuditLog?
     /// The most recent refusals (RESERVE and CONNECT), oldest first, at most `maxRecentRefusals`,
