@@ -39,6 +39,12 @@ public final class AgentManager {
     let home: NamespaceID?
     /// Seconds a shim has to report `shim ready`.
     public var shimStartTimeout: Double = 10
+    /// The policy file the relay reads, for `reload` (who may ask: root and its owner) and
+    /// `status`; nil refuses `reload`.
+    public var policyPath: String?
+    /// Re-reads `policyPath` and applies it (the relay's SIGHUP path): the outcome, or every
+    /// problem of a file that does not validate (the last good policy then stays).
+    public var reloadPolicy: (() -> Result<RelayServer.ReloadOutcome, PolicyError>)?
 
     var control: ControlServer?
     var runs: [String: Run] = [:]
@@ -68,6 +74,8 @@ public final class AgentManager {
         /// Its limits and cgroup (runs only).
         var bounds: RunBounds?
         var ended = false
+        /// When the relay built it (or reattached it), for `status`.
+        let created = MonotonicTime.now()
         init(name: String, agent: String, peer: PeerID, isRun: Bool, caller: ControlPeer?) {
             self.name = name; self.agent = agent; self.peer = peer; self.isRun = isRun; self.caller = caller
         }
@@ -138,6 +146,10 @@ public final class AgentManager {
             case "reattach":
                 let r = try ControlMessage.decode(ControlProtocol.ReattachRequest.self, from: bytes).body
                 try reattach(r, from: peer, fds: &fds)
+            case "reload":
+                try reload(from: peer)
+            case "status":
+                status(for: peer)
             default:
                 throw Refusal("unknown request \"\(type)\"")
             }
@@ -160,7 +172,7 @@ public final class AgentManager {
 
     struct Refusal: Error { let message: String; init(_ m: String) { message = m } }
 
-    private func refuse(_ peer: ControlPeer, _ message: String) {
+    func refuse(_ peer: ControlPeer, _ message: String) {
         logger.warn("control_refused", ["uid": peer.uid, "pid": peer.pid, "reason": message])
         reply(peer, "error", ControlProtocol.Failure(message: message))
         if runs.values.contains(where: { $0.caller?.id == peer.id }) { return }

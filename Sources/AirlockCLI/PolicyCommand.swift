@@ -7,7 +7,7 @@ import AirlockPolicy
 public enum PolicyCommand: Command {
     public static let name = "policy"
     public static let summary = "validate, show and query the policy file"
-    static var subcommands: [any Command.Type] { [PolicyValidateCommand.self, PolicyShowCommand.self, PolicyCheckCommand.self] }
+    static var subcommands: [any Command.Type] { [PolicyValidateCommand.self, PolicyShowCommand.self, PolicyCheckCommand.self, PolicyReloadCommand.self] }
 
     /// Where the policy is when no file is named and `AIRLOCK_POLICY` is unset.
     public static let defaultPath = "/etc/airlock/policy.json"

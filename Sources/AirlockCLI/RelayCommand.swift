@@ -15,12 +15,15 @@ enum RelayCommand: Command {
     static let name = "relay"
     static let summary = "run the relay (reservations, circuits, policy)"
     static let help = """
-        usage: airlock relay (--config FILE | --listen ADDR... --key FILE --policy FILE) [--hub-prefix P | --no-hub] [--control PATH] [--log-level LEVEL]
+        usage: airlock relay (--config FILE | --listen ADDR... --key FILE --policy FILE) [--hub-prefix P | --no-hub] [--control PATH] [--log-level LEVEL] [--audit FILE]
 
         Runs the relay in the foreground. Each listen address gets a line on stdout,
         `listening /ip4/…/tcp/…/p2p/<relay peer ID>`, once it accepts connections: give that
         address to services and clients. Reservations, circuits and refusals are logged to stderr
-        with their reasons. SIGHUP reloads the policy; SIGUSR1 logs every counter in one
+        with their reasons. SIGHUP (or `airlock policy reload`, and every `airlock allow` / `deny`)
+        reloads the policy: a file that does not validate is refused with every problem and the
+        last good policy stays; circuits and reservations the new policy no longer allows are
+        closed at once, each logged (circuit_revoked, reservation_ended reason=revoked). SIGUSR1 logs every counter in one
         relay_counters line (as the relay does when it stops); SIGINT or SIGTERM stops the relay.
 
         Unless --no-hub is given, the relay also creates its hub network namespace (`P-hub`,
@@ -39,6 +42,9 @@ enum RelayCommand: Command {
           --no-hub           no hub and no control socket: a relay for remote peers only
           --control PATH     the control socket (default /run/airlock/control.sock)
           --log-level LEVEL  debug, info (default), warn or error
+          --audit FILE       also append one JSON object per line for every decision (reserve,
+                             connect, reload, revocation) and circuit close to FILE; `-` is
+                             stderr (overrides the config's audit_log)
 
         example:
           airlock key generate --out relay.key
@@ -46,7 +52,7 @@ enum RelayCommand: Command {
         """
 
     static func run(_ args: [String]) throws -> Int32 {
-        let a = try Arguments(args, options: ["config", "listen", "key", "policy", "log-level", "hub-prefix", "control"],
+        let a = try Arguments(args, options: ["config", "listen", "key", "policy", "log-level", "hub-prefix", "control", "audit"],
                               flags: ["no-hub"])
         if a.wantsHelp { Output.out(help); return 0 }
         guard a.positionals.isEmpty else { throw Arguments.UsageError("unexpected argument \(a.positionals[0])") }
@@ -88,22 +94,23 @@ enum RelayCommand: Command {
             announced.append("\(ma)/p2p/\(host.peerID)")
         }
 
+        if let path = file.auditLog {
+            switch AuditLog.open(path: path) {
+            case .success(let a): server.audit = a
+            case .failure(let e): throw CommandFailure("\(e); give another --audit FILE, or `-` for stderr")
+            }
+        }
         server.start()
-        let agents = file.hub.enabled ? try startAgents(file, host: host, server: server, logger: logger) : nil
-
         let policyPath = file.policy
+        let agents = file.hub.enabled ? try startAgents(file, host: host, server: server, logger: logger) : nil
+        agents?.policyPath = policyPath
+        agents?.reloadPolicy = { reload(server, path: policyPath) }
+
         let watcher: SignalWatcher
         do {
             watcher = try SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM, SIGHUP, SIGUSR1]) { sig in
                 if sig == SIGUSR1 { return logCounters(server, logger) }
-                if sig == SIGHUP {
-                    do {
-                        server.reload(policy: try Policy.load(path: policyPath))
-                    } catch {
-                        logger.error("policy_reload_refused", ["file": policyPath, "reason": "\(error)"])
-                    }
-                    return
-                }
+                if sig == SIGHUP { _ = reload(server, path: policyPath); return }
                 logger.info("relay_stopping", ["signal": sig == SIGINT ? "SIGINT" : "SIGTERM"])
                 logCounters(server, logger)
                 if let agents { stopAgents(agents, logger: logger) }
@@ -121,6 +128,18 @@ enum RelayCommand: Command {
         loop.dropAll()
         logger.info("relay_stopped", [:])
         return 0
+    }
+
+    /// Re-reads the policy at `path` and applies it, or keeps the current one when the file does
+    /// not validate (logged and audited with every problem). SIGHUP and the control socket's
+    /// `reload` both come here, on the loop.
+    static func reload(_ server: RelayServer, path: String) -> Result<RelayServer.ReloadOutcome, PolicyError> {
+        do {
+            return .success(server.reload(policy: try Policy.load(path: path)))
+        } catch {
+            server.reloadRefused(file: path, problems: error.problems.map(\.description))
+            return .failure(error)
+        }
     }
 
     /// One `relay_counters` line with every counter as `name=value` (Relay/README.md, Counters).
@@ -204,6 +223,10 @@ enum RelayCommand: Command {
                 throw Arguments.UsageError("--control \(control): expected an absolute path of at most \(RelayConfigFile.maxSocketPathLength) bytes")
             }
             file.controlSocket = control
+        }
+        if let audit = try a.value("audit") {
+            guard !audit.isEmpty else { throw Arguments.UsageError("--audit: expected a file, or - for stderr") }
+            file.auditLog = audit
         }
         if let level = try a.value("log-level") {
             switch level {

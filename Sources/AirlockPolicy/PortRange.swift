@@ -20,6 +20,9 @@ public struct PortRange: Hashable, Sendable, CustomStringConvertible {
             return .failure(PatternError("a port wildcard is not allowed; write a range such as 1-65535"))
         }
         guard !text.isEmpty else { return .failure(PatternError("missing port")) }
+        if text.filter({ $0 == "-" }).count > 1 {
+            return .failure(PatternError("port \"\(text)\" is neither a port nor a range LOW-HIGH such as 8000-8080"))
+        }
         let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
         guard let low = port(parts[0]) else { return .failure(PatternError("port \"\(parts[0])\" is not a number from 1 to 65535")) }
         guard parts.count == 2 else { return .success(PortRange(low)!) }

@@ -17,6 +17,8 @@ final class HopExchange {
     var slot: CircuitSlot?
     /// During a CONNECT: the Circuit v2 limit the circuit will run under (nil: none).
     var limit: Limit?
+    /// During a CONNECT: the allowing decision's reason (`rule`, `run-grant`), for the audit.
+    var reason: String?
     /// Set once the exchange is over (answered, spliced or abandoned).
     var finished = false
 

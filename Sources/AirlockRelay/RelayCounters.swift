@@ -90,3 +90,19 @@ public struct CircuitInfo: Sendable, Equatable {
     /// The Circuit v2 limit it runs under; nil when unlimited.
     public let limit: Limit?
 }
+
+/// One refused RESERVE or CONNECT, for `airlock status` (`RelayServer.recentRefusals`).
+public struct RelayRefusal: Sendable, Equatable {
+    /// Unix seconds.
+    public let time: Double
+    /// `reserve` or `connect`.
+    public let kind: String
+    public let source: PeerID
+    /// The source's policy name, when it has one.
+    public let sourceName: String?
+    public let target: PeerID?
+    public let targetName: String?
+    /// The Circuit v2 status answered, and the stable reason.
+    public let status: String
+    public let reason: String
+}

@@ -33,6 +33,7 @@ extension RelayServer {
         }
         acquire(slot)
         x.slot = slot
+        x.reason = decision.reason.rawValue
         x.limit = RelayServer.limit(decision.limits)
         targetConn.openStream(ProtocolID.stop, timeout: config.stopAnswerTimeout) { [weak self, weak x] result in
             guard let self, let x else { if case .success(let s) = result { s.reset() }; return }
@@ -95,6 +96,14 @@ extension RelayServer {
         var fields: KeyValuePairs<String, CustomStringConvertible> = ["src": slot.source, "dst": slot.target, "circuit": id, "limit": "none"]
         if let l = x.limit { fields = ["src": slot.source, "dst": slot.target, "circuit": id, "limit_seconds": l.duration, "limit_bytes": l.data] }
         logger.info("circuit_opened", fields)
+        if let audit {
+            let targetName: AuditLog.Value = policy.entry(for: slot.target, bindings: bindings).map { .string($0.name) } ?? .null
+            let limitSeconds = UInt64(x.limit?.duration ?? 0), limitBytes = x.limit?.data ?? 0
+            let extra: [(String, AuditLog.Value)] = [("circuit", .uint(id)), ("target_name", targetName),
+                                                     ("limit_seconds", .uint(limitSeconds)), ("limit_bytes", .uint(limitBytes))]
+            audit.record(event: "connect", decision: "allow", reason: x.reason ?? "rule", peer: slot.source, target: slot.target,
+                         agent: policy.entry(for: slot.source, bindings: bindings)?.name, fields: extra)
+        }
         circuit.start()
     }
 
@@ -107,6 +116,12 @@ extension RelayServer {
         let seconds = (c.age * 1000).rounded() / 1000
         logger.info("circuit_closed", ["src": c.source, "dst": c.target, "bytes_up": c.up.forwarded, "bytes_down": c.down.forwarded,
                                        "seconds": seconds, "reason": reason])
+        if let audit {
+            let extra: [(String, AuditLog.Value)] = [("circuit", .uint(c.id)), ("bytes_up", .uint(c.up.forwarded)),
+                                                     ("bytes_down", .uint(c.down.forwarded)), ("seconds", .double(seconds))]
+            audit.record(event: "circuit_closed", decision: nil, reason: reason, peer: c.source, target: c.target,
+                         agent: policy.entry(for: c.source, bindings: bindings)?.name, fields: extra)
+        }
     }
 
     /// Answers the source with `status` (resetting any STOP stream) and logs why.
@@ -116,6 +131,16 @@ extension RelayServer {
         stats.circuitsRefused[status.description, default: 0] += 1
         logger.info("circuit_refused", ["src": x.stream.remotePeer, "dst": target.map { "\($0)" } ?? "-", "status": status,
                                         "reason": reason, "text": text])
+        let source = x.stream.remotePeer
+        let sourceName = policy.entry(for: source, bindings: bindings)?.name
+        let targetName = target.flatMap { policy.entry(for: $0, bindings: bindings)?.name }
+        noteRefusal(RelayRefusal(time: now(), kind: "connect", source: source, sourceName: sourceName, target: target,
+                            targetName: targetName, status: status.description, reason: reason))
+        if let audit {
+            let name: AuditLog.Value = targetName.map { .string($0) } ?? .null
+            let extra: [(String, AuditLog.Value)] = [("status", .string(status.description)), ("target_name", name), ("text", .string(text))]
+            audit.record(event: "connect", decision: "deny", reason: reason, peer: source, target: target, agent: sourceName, fields: extra)
+        }
         answer(x, .status(status))
     }
 

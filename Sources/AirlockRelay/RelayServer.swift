@@ -18,7 +18,7 @@ import AirlockWire
 public final class RelayServer {
     public let host: Host
     public let config: RelayConfig
-    public private(set) var policy: Policy
+    public internal(set) var policy: Policy
     /// Per-run identities registered by the launcher; consulted by every decision.
     public var bindings = Policy.Bindings()
     /// Per-run `--allow` scopes by the run's identity (`Policy.RunScope`).
@@ -26,6 +26,15 @@ public final class RelayServer {
     /// Called with (source, target, reason) for each CONNECT the policy refuses, before the
     /// refusal is answered: the launcher counts them for `--kill-on-deny`.
     public var onPolicyRefusal: ((PeerID, PeerID, String) -> Void)?
+    /// Called on the loop after a reload was applied and `revoke` ran, with the new policy: for
+    /// parts that hold their own grants (an exit's open destination streams) to re-check them.
+    public var onReload: ((Policy) -> Void)?
+    /// The audit trail: one JSON line per decision and circuit close (`AuditLog`); nil for none.
+    public var audit: AuditLog?
+    /// The most recent refusals (RESERVE and CONNECT), oldest first, at most `maxRecentRefusals`,
+    /// for `airlock status`.
+    public internal(set) var recentRefusals: [RelayRefusal] = []
+    public static let maxRecentRefusals = 64
     let logger: Logger
     let now: () -> Double
 
@@ -97,13 +106,6 @@ public final class RelayServer {
         }
     }
 
-    /// Swaps the policy for new decisions. (Closing circuits a narrower policy no longer allows
-    /// is not done here yet.)
-    public func reload(policy: Policy) {
-        self.policy = policy
-        logger.info("policy_reloaded", ["rules": policy.rules.count])
-    }
-
     // MARK: status
 
     public var counters: RelayCounters {
@@ -134,6 +136,12 @@ public final class RelayServer {
         }
     }
 
+    /// Keeps `r` among the recent refusals, dropping the oldest beyond the cap.
+    func noteRefusal(_ r: RelayRefusal) {
+        if recentRefusals.count >= RelayServer.maxRecentRefusals { recentRefusals.removeFirst(recentRefusals.count - RelayServer.maxRecentRefusals + 1) }
+        recentRefusals.append(r)
+    }
+
     // MARK: reservations
 
     private func scheduleSweep() {
@@ -162,6 +170,11 @@ public final class RelayServer {
         func refuse(_ status: RelayStatus, _ reason: String, _ text: String? = nil) {
             stats.reservationsRefused[reason, default: 0] += 1
             logger.info("reservation", ["peer": peer, "conn": conn.id, "status": status, "reason": reason, "text": text ?? reason])
+            let name = policy.entry(for: peer, bindings: bindings)?.name
+            noteRefusal(RelayRefusal(time: now(), kind: "reserve", source: peer, sourceName: name, target: nil, targetName: nil,
+                                status: status.description, reason: reason))
+            let extra: [(String, AuditLog.Value)] = [("status", .string(status.description)), ("text", .string(text ?? reason))]
+            audit?.record(event: "reserve", decision: "deny", reason: reason, peer: peer, agent: name, fields: extra)
             answer(x, .status(status))
         }
         guard running else { return refuse(.permissionDenied, "stopped", "the relay is shutting down") }
@@ -183,6 +196,9 @@ public final class RelayServer {
         let reservation = Reservation(expire: expire, addrs: reservationAddrs(), voucher: voucher)
         logger.info("reservation", ["peer": peer, "conn": conn.id, "status": RelayStatus.ok, "reason": decision.reason.rawValue,
                                     "expire": expire, "refreshed": refreshed])
+        let extra: [(String, AuditLog.Value)] = [("status", .string(RelayStatus.ok.description)), ("expire", .uint(expire)),
+                                                 ("refreshed", .bool(refreshed))]
+        audit?.record(event: "reserve", decision: "allow", reason: decision.reason.rawValue, peer: peer, agent: decision.source, fields: extra)
         answer(x, .status(.ok, reservation: reservation, limit: RelayServer.limit(decision.limits)))
     }
 

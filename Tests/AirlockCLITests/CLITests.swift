@@ -60,7 +60,7 @@ import Testing
         let dir = try TempDir()
         let r = try airlock(["policy", "frobnicate"], in: dir)
         #expect(r.status == 64)
-        #expect(r.stderr.hasPrefix("error: unknown command frobnicate; expected one of: validate, show, check\n"))
+        #expect(r.stderr.hasPrefix("error: unknown command frobnicate; expected one of: validate, show, check, reload\n"))
         #expect(r.stderr.contains(usageLine(PolicyCommand.help)))
     }
 
