@@ -130,8 +130,12 @@ struct SandboxMountTests {
         // A real tmux server of the agent user, on its default socket in /tmp.
         let tmux = ["/usr/bin/setpriv", "--reuid", "\(uid)", "--regid", "\(gid)", "--clear-groups", "/usr/bin/env",
                     "-i", "PATH=/usr/bin:/bin", "SHELL=/bin/sh", "TMUX_TMPDIR=/tmp", "/usr/bin/tmux"]
-        // Its server daemonizes with our pipes unless they go elsewhere.
-        try IPTool.run(["/bin/sh", "-c", "exec \"$@\" </dev/null >/dev/null 2>&1", "sh"] + tmux + ["new-session", "-d", "-s", "airlock-\(rig.prefix)", "sleep 600"])
+        // Its server daemonizes with every descriptor it inherits: our pipes go elsewhere, and the
+        // rest are closed, above all the socket through which Foundation's Process learns that the
+        // client exited (a server holding it would keep IPTool.run waiting until it ends).
+        let detached = "for f in /proc/$$/fd/*; do n=${f##*/}; [ \"$n\" -gt 2 ] && eval \"exec $n>&-\"; done; "
+            + "exec \"$@\" </dev/null >/dev/null 2>&1"
+        try IPTool.run(["/bin/bash", "-c", detached, "bash"] + tmux + ["new-session", "-d", "-s", "airlock-\(rig.prefix)", "sleep 600"])
         defer { _ = try? IPTool.run(tmux + ["kill-server"]) }
         let marker = "/tmp/airlock-sandbox-\(rig.prefix)-pwned"
         // The working directory elsewhere: the rig's own directory holds its control socket.
