@@ -9,11 +9,13 @@ import AirlockCore
 /// - every numeric IPv4 form `inet_aton(3)` reads (`127.1`, `0x7f.1`, `2130706433`, `010.0.0.1`)
 ///   is the address it reads; a text whose last label starts with a digit but that inet_aton
 ///   refuses is refused, as is a numeric form with a trailing dot (`numericIPv4`);
-/// - an IPv6 address with a zone (`fe80::1%eth0`) is refused.
+/// - an IPv6 address with a zone (`fe80::1%eth0`) is refused;
+/// - a name with non-ASCII labels becomes its `xn--` form (`bücher.example` →
+///   `xn--bcher-kva.example`; see `asciiForm` for the IDNA steps and what is refused); an
+///   `xn--` label written as such is kept, lowercased.
 ///
-/// Names are ASCII (internationalised names in their `xn--` form), labels of letters, digits,
-/// `-` and `_`, 1 to 63 characters, not starting or ending with `-`, 253 characters in all, the
-/// last label starting with a letter.
+/// The resulting names are ASCII: labels of letters, digits, `-` and `_`, 1 to 63 characters, not
+/// starting or ending with `-`, 253 characters in all, the last label starting with a letter.
 ///
 /// Rules are stricter (`HostPattern.parse`): they must be written in one canonical spelling, so
 /// they refuse the odd forms above instead of reading them; both share `normaliseName`.
@@ -31,6 +33,9 @@ public enum NormalisedHost: Hashable, Sendable, CustomStringConvertible {
 
     /// Like `init?` but says what is wrong.
     public static func parse(_ text: Substring) -> Result<NormalisedHost, PatternError> {
+        guard text.utf8.count <= maxRequestLength else {
+            return .failure(PatternError("host longer than \(maxRequestLength) bytes"))
+        }
         var inner = text
         if text.hasPrefix("[") {
             guard text.hasSuffix("]"), text.count >= 2 else { return .failure(PatternError("\"\(text)\" opens '[' without closing it")) }
@@ -40,8 +45,15 @@ public enum NormalisedHost: Hashable, Sendable, CustomStringConvertible {
         }
         if let ip = IPAddress(inner) { return .success(.address(ip.mappedIPv4 ?? ip)) }
         if inner.contains(":") && inner.contains("%") { return .failure(zoneError(inner)) }
-        if let numeric = numericIPv4(inner) { return numeric.map { .address($0) } }
-        return normaliseName(inner).map { .name($0) }
+        let ascii: Substring
+        switch asciiForm(inner) {
+        case .success(let a): ascii = Substring(a)
+        case .failure(let e): return .failure(e)
+        }
+        // Full-width dots may have spelled an address (`127。0。0。1`).
+        if let ip = IPAddress(ascii) { return .success(.address(ip.mappedIPv4 ?? ip)) }
+        if let numeric = numericIPv4(ascii) { return numeric.map { .address($0) } }
+        return normaliseName(ascii).map { .name($0) }
     }
 
     private static func zoneError(_ text: Substring) -> PatternError {

@@ -86,7 +86,48 @@ import AirlockCore
         #expect(e.message.contains("zone"), "\(e.message)")
     }
 
-    @Test(arguments: ["", ".", "a..b", "-a.com", "a-.com", "bücher.example", "a b.com", "example.com:443", "[10.0.0.1]", "[::1",
+    /// Internationalised names become their xn-- form (values cross-checked with Python's codecs).
+    @Test(arguments: [
+        ("bücher.example", "xn--bcher-kva.example"), ("BÜCHER.example", "xn--bcher-kva.example"),
+        ("BüCHER.EXAMPLE.", "xn--bcher-kva.example"), ("bu\u{308}cher.example", "xn--bcher-kva.example"),
+        ("bücher．example", "xn--bcher-kva.example"),
+        ("例え.テスト", "xn--r8jz45g.xn--zckzah"), ("例え。テスト", "xn--r8jz45g.xn--zckzah"),
+        ("例え．テスト", "xn--r8jz45g.xn--zckzah"), ("例え｡テスト。", "xn--r8jz45g.xn--zckzah"),
+        ("日本語。JP", "xn--wgv71a119e.jp"), ("ПРИМЕР.испытание", "xn--e1afmkfd.xn--80akhbyknj4f"),
+        ("straße.de", "xn--strae-oqa.de"), ("İstanbul.example", "xn--istanbul-o0e.example"),
+        ("١٢٧.example", "xn--9hbcp.example"), ("Xn--BCHER-KVA.example", "xn--bcher-kva.example"),
+        ("xn--bcher-kva.bücher", "xn--bcher-kva.xn--bcher-kva"),
+        // U+212A KELVIN SIGN lowercases to an ASCII k, so the label is plain ASCII.
+        ("\u{212A}elvin.example", "kelvin.example"),
+    ])
+    func encodesInternationalisedNames(text: String, name: String) {
+        #expect(NormalisedHost(text) == .name(name))
+    }
+
+    @Test func fullWidthDotsCanSpellAnAddress() {
+        #expect(NormalisedHost("127。0。0。1") == .address(IPAddress("127.0.0.1")!))
+        #expect(NormalisedHost("127．1") == .address(IPAddress("127.0.0.1")!))
+        #expect(NormalisedHost("127｡1｡") == nil)
+    }
+
+    @Test(arguments: [
+        ("bü cher.example", "U+20"), ("bü\u{200D}cher.example", "U+200D"), ("bü\u{200C}cher.example", "U+200C"),
+        ("bü\u{202E}cher.example", "U+202E"), ("bü\u{200B}cher.example", "U+200B"), ("♥.example", "U+2665"),
+        ("bü_cher.example", "U+5F"), ("bü!cher.example", "U+21"), ("bü\u{7}cher.example", "U+7"), ("bü\u{20DD}.example", "U+20DD"),
+        ("bücher.example:443", "may hold only"), ("\u{301}bücher.example", "combining mark"), ("-bücher.example", "'-'"),
+        ("bücher-.example", "'-'"), ("xn--bücher.example", "xn--"), ("ｅｘａｍｐｌｅ.com", "compatibility"),
+        ("１２７.0.0.1", "compatibility"), ("ﬁlé.example", "compatibility"), ("bücher..example", "empty label"),
+        (String(repeating: "ü", count: 60) + ".example", "longer than 63"),
+        (String(repeating: "ü", count: 100) + "." + String(repeating: "ö", count: 100) + ".example", "longer than 63"),
+        (String(repeating: "üb.", count: 60) + "example", "longer than 253"),
+        (String(repeating: "ü", count: 507), "longer than 1012 bytes"),
+    ])
+    func refusesInternationalisedNames(text: String, says: String) {
+        guard case .failure(let e) = NormalisedHost.parse(Substring(text)) else { Issue.record("accepted \(text)"); return }
+        #expect(e.message.contains(says), "\(e.message)")
+    }
+
+    @Test(arguments: ["", ".", "a..b", "-a.com", "a-.com", "a b.com", "example.com:443", "[10.0.0.1]", "[::1",
                       "exa*mple.com", String(repeating: "a", count: 64) + ".com", String(repeating: "a.", count: 127) + "com",
                       "1.2.3.4 ", " 1.2.3.4", "-1", "1.2.3.-4"])
     func refuses(text: String) {
