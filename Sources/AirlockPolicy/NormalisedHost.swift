@@ -1,20 +1,31 @@
 import AirlockCore
 
 /// The host of an exit request in the one form rules are matched against: a lowercase DNS name
-/// without a trailing dot, or an IP address (IPv4-mapped IPv6 addresses become IPv4, so an IPv4
-/// rule cannot be dodged by writing `::ffff:10.0.0.1`).
+/// without a trailing dot, or an IP address.
 ///
-/// Names are ASCII (internationalised names in their `xn--` form), labels of letters, digits,
-/// `-` and `_`, 1 to 63 characters, not starting or ending with `-`, 253 characters in all. The
-/// last label must start with a letter: that refuses numeric forms such as `127.1` or
-/// `0x7f000001` that C resolvers would read as addresses.
+/// Requests are normalised, not merely checked, so that no spelling of a host dodges an address
+/// rule or the exit's blocklist, and no name is one a C resolver would read as an address:
+/// - an IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) is its IPv4 address;
+/// - every numeric IPv4 form `inet_aton(3)` reads (`127.1`, `0x7f.1`, `2130706433`, `010.0.0.1`)
+///   is the address it reads; a text whose last label starts with a digit but that inet_aton
+///   refuses is refused, as is a numeric form with a trailing dot (`numericIPv4`);
+/// - an IPv6 address with a zone (`fe80::1%eth0`) is refused;
+/// - a name with non-ASCII labels becomes its `xn--` form (`bücher.example` →
+///   `xn--bcher-kva.example`; see `asciiForm` for the IDNA steps and what is refused); an
+///   `xn--` label written as such is kept, lowercased.
+///
+/// The resulting names are ASCII: labels of letters, digits, `-` and `_`, 1 to 63 characters, not
+/// starting or ending with `-`, 253 characters in all, the last label starting with a letter.
+///
+/// Rules are stricter (`HostPattern.parse`): they must be written in one canonical spelling, so
+/// they refuse the odd forms above instead of reading them; both share `normaliseName`.
 public enum NormalisedHost: Hashable, Sendable, CustomStringConvertible {
     case name(String)
     case address(IPAddress)
 
     public static let maxNameLength = 253
 
-    /// Normalises a host as a client wrote it (`Example.COM.`, `10.0.0.1`, `::1`, `[::1]`).
+    /// Normalises a host as a client wrote it (`Example.COM.`, `10.0.0.1`, `127.1`, `::1`, `[::1]`).
     public init?(_ text: String) {
         guard case .success(let host) = NormalisedHost.parse(Substring(text)) else { return nil }
         self = host
@@ -22,14 +33,31 @@ public enum NormalisedHost: Hashable, Sendable, CustomStringConvertible {
 
     /// Like `init?` but says what is wrong.
     public static func parse(_ text: Substring) -> Result<NormalisedHost, PatternError> {
+        guard text.utf8.count <= maxRequestLength else {
+            return .failure(PatternError("host longer than \(maxRequestLength) bytes"))
+        }
         var inner = text
         if text.hasPrefix("[") {
             guard text.hasSuffix("]"), text.count >= 2 else { return .failure(PatternError("\"\(text)\" opens '[' without closing it")) }
             inner = text.dropFirst().dropLast()
+            if inner.contains("%") { return .failure(zoneError(inner)) }
             guard let ip = IPAddress(inner), ip.isIPv6 else { return .failure(PatternError("\"\(inner)\" in brackets is not an IPv6 address")) }
         }
         if let ip = IPAddress(inner) { return .success(.address(ip.mappedIPv4 ?? ip)) }
-        return normaliseName(inner).map { .name($0) }
+        if inner.contains(":") && inner.contains("%") { return .failure(zoneError(inner)) }
+        let ascii: Substring
+        switch asciiForm(inner) {
+        case .success(let a): ascii = Substring(a)
+        case .failure(let e): return .failure(e)
+        }
+        // Full-width dots may have spelled an address (`127。0。0。1`).
+        if let ip = IPAddress(ascii) { return .success(.address(ip.mappedIPv4 ?? ip)) }
+        if let numeric = numericIPv4(ascii) { return numeric.map { .address($0) } }
+        return normaliseName(ascii).map { .name($0) }
+    }
+
+    private static func zoneError(_ text: Substring) -> PatternError {
+        PatternError("\"\(text)\" has a zone (%…); an exit request names an address without one")
     }
 
     /// Lowercases and checks a DNS name, dropping one trailing dot.

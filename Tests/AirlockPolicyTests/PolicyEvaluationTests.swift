@@ -89,6 +89,24 @@ import AirlockCore
         #expect(d.limits == Policy.Limits(maxCircuits: 64, killAfterDenials: 20))
     }
 
+    /// A blocked address is dialled only when the rule names it by address.
+    @Test func onlyAddressDestinationsNameBlockedAddresses() {
+        func names(_ from: PeerID, _ exit: String, _ address: String, _ port: UInt16) -> Bool {
+            policy.namesAddress(from: from, exit: exit, address: IPAddress(address)!, port: port, bindings: bindings)
+        }
+        #expect(AddressBlocklist.blocked(IPAddress("10.20.0.9")!)?.token == "private")
+        #expect(names(IDs.reviewer, "lab", "10.20.0.9", 8000))
+        #expect(names(IDs.reviewer, "lab", "::ffff:10.20.0.9", 8080))
+        #expect(!names(IDs.reviewer, "lab", "10.20.0.9", 8081))
+        #expect(!names(IDs.reviewer, "lab", "10.21.0.9", 8000))
+        #expect(names(IDs.reviewer, "lab", "2001:db8:20::1", 443))
+        #expect(!names(IDs.reviewer, "web", "10.20.0.9", 8000), "no rule from reviewer to web")
+        // coder's rule to web has only name destinations: whatever they resolve to, none names an address.
+        #expect(!names(IDs.runA, "web", "127.0.0.1", 443))
+        #expect(!names(IDs.runA, "web", "10.20.0.9", 443))
+        #expect(!names(IDs.stranger, "lab", "10.20.0.9", 8000))
+    }
+
     @Test func bindingsFollowThePolicy() {
         var b = Policy.Bindings()
         #expect(policy.mayBind(IDs.runA, to: "coder", bindings: b).reason == .bindable)
