@@ -21,4 +21,7 @@ public enum ProtocolID {
     public static let airlockTCP = "/airlock/tcp/1.0.0"
     /// airlock exit: a length-prefixed `host:port` request, a status, then raw bytes (design.md §3).
     public static let airlockExit = "/airlock/exit/1.0.0"
+    /// airlock exit policy: an exit peer asks its relay whether a source may reach `host:port`
+    /// through it, and hears of reloads (`ExitCheck`, `ExitVerdict`).
+    public static let airlockExitPolicy = "/airlock/exit/policy/1.0.0"
 }
