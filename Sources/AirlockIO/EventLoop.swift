@@ -200,6 +200,14 @@ public final class EventLoop: @unchecked Sendable {
         if wake { wakeUp() }
     }
 
+    /// Queues `body`, which may capture state owned by this loop, to run on the loop. For
+    /// callbacks that another thread answers (a resolver's): `body` runs only on the loop
+    /// thread, where that state lives, so handing it across is safe although it is not Sendable.
+    public func executeLoopBound(_ body: @escaping () -> Void) {
+        nonisolated(unsafe) let onLoop = body
+        execute { onLoop() }
+    }
+
     /// Runs `body` on the loop thread and returns its result to the calling task.
     public func submit<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { cont in
