@@ -131,13 +131,11 @@ extension AgentManager {
 
     /// The relay refused a CONNECT of `source` for a policy reason: counted against the run of
     /// that peer; at its `--kill-on-deny` the run's tree is killed (its `exited` says why).
-    func policyRefused(source: PeerID, target: PeerID, reason: String) {
+    func policyRefused(source: PeerID, target name: String, reason: String) {
         guard let run = runs.values.first(where: { $0.peer == source && !$0.ended }), let b = run.bounds,
               let n = b.limits.killOnDeny, b.killReason == nil else { return }
         b.refusals += 1
         guard b.refusals >= n, let command = run.command else { return }
-        let policy = server.policy
-        let name = policy.service(for: target)?.name ?? policy.exit(for: target)?.name ?? "\(target)"
         let why = "\(b.refusals) refused connection attempts (last: \(name), \(reason))"
         b.killReason = "\(b.limits.killOnDenyOption) reached: the agent's tree was killed after \(why)"
         logger.warn("run_killed", ["run": run.name, "agent": run.agent, "peer": run.peer, "reason": "kill-on-deny: \(why)"])

@@ -42,6 +42,9 @@ public struct RelayCounters: Sendable, Equatable {
     /// CONNECTs failed because the target did not answer STOP within `stopAnswerTimeout`.
     public var stopAnswerTimeouts = 0
 
+    /// Exit requests the policy refused, by reason (the relay's own exit and exit peers' checks).
+    public var exitsDenied: [String: Int] = [:]
+
     /// The relay host's connection caps and timeouts (handshakes, connection and stream caps).
     public var host = HostCounters()
 
@@ -72,6 +75,7 @@ public struct RelayCounters: Sendable, Equatable {
             ("message_timeouts", UInt64(messageTimeouts)),
             ("stop_answer_timeouts", UInt64(stopAnswerTimeouts)),
         ]
+        out += byKey("exits_denied", exitsDenied)
         out += host.named.map { ($0.name, UInt64($0.value)) }
         return out
     }
@@ -91,11 +95,11 @@ public struct CircuitInfo: Sendable, Equatable {
     public let limit: Limit?
 }
 
-/// One refused RESERVE or CONNECT, for `airlock status` (`RelayServer.recentRefusals`).
+/// One refused RESERVE, CONNECT or exit request, for `airlock status` (`RelayServer.recentRefusals`).
 public struct RelayRefusal: Sendable, Equatable {
     /// Unix seconds.
     public let time: Double
-    /// `reserve` or `connect`.
+    /// `reserve`, `connect` or `exit` (then `targetName` is the `host:port` asked for).
     public let kind: String
     public let source: PeerID
     /// The source's policy name, when it has one.

@@ -15,7 +15,7 @@ extension RelayServer {
         let decision = policy.scoped(policy.mayConnect(from: source, to: target, bindings: bindings),
                                      target: target, scope: runScopes[source], bindings: bindings)
         guard decision.allowed else {
-            onPolicyRefusal?(source, target, decision.reason.rawValue)
+            onPolicyRefusal?(source, policy.entry(for: target, bindings: bindings)?.name ?? "\(target)", decision.reason.rawValue)
             return refuseConnect(x, .permissionDenied, target: target, decision.reason.rawValue, decision.text)
         }
         guard let entry = table.lookup(target, now: now()) else {

@@ -23,9 +23,10 @@ public final class RelayServer {
     public var bindings = Policy.Bindings()
     /// Per-run `--allow` scopes by the run's identity (`Policy.RunScope`).
     public var runScopes: [PeerID: Policy.RunScope] = [:]
-    /// Called with (source, target, reason) for each CONNECT the policy refuses, before the
-    /// refusal is answered: the launcher counts them for `--kill-on-deny`.
-    public var onPolicyRefusal: ((PeerID, PeerID, String) -> Void)?
+    /// Called with (source, target, reason) for each CONNECT and exit request the policy
+    /// refuses, before the refusal is answered: the launcher counts them for `--kill-on-deny`.
+    /// The target is its policy name (`web`), or `host:port via exit NAME` for an exit request.
+    public var onPolicyRefusal: ((PeerID, String, String) -> Void)?
     /// Called on the loop after a reload was applied and `revoke` ran, with the new policy: for
     /// parts that hold their own grants (an exit's open destination streams) to re-check them.
     public var onReload: ((Policy) -> Void)?
