@@ -24,7 +24,7 @@ public enum CLI {
     public static let version = "0.1.0"
 
     public static var commands: [any Command.Type] {
-        [RelayCommand.self, RunCommand.self, AttachCommand.self, DetachCommand.self, ExposeCommand.self, ShimCommand.self, KeyCommand.self, PolicyCommand.self, AllowCommand.self, DenyCommand.self, StatusCommand.self, BenchCommand.self]
+        [RelayCommand.self, RunCommand.self, AttachCommand.self, DetachCommand.self, ExposeCommand.self, ExitCommand.self, ShimCommand.self, KeyCommand.self, PolicyCommand.self, AllowCommand.self, DenyCommand.self, StatusCommand.self, BenchCommand.self]
     }
 
     /// Commands people do not run by hand (the relay starts them): left out of the usage summary.

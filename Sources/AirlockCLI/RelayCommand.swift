@@ -15,7 +15,7 @@ enum RelayCommand: Command {
     static let name = "relay"
     static let summary = "run the relay (reservations, circuits, policy)"
     static let help = """
-        usage: airlock relay (--config FILE | --listen ADDR... --key FILE --policy FILE) [--hub-prefix P | --no-hub] [--control PATH] [--log-level LEVEL] [--audit FILE]
+        usage: airlock relay (--config FILE | --listen ADDR... --key FILE --policy FILE) [--hub-prefix P | --no-hub] [--control PATH] [--exit [--hosts FILE] [--no-system-dns]] [--log-level LEVEL] [--audit FILE]
 
         Runs the relay in the foreground. Each listen address gets a line on stdout,
         `listening /ip4/…/tcp/…/p2p/<relay peer ID>`, once it accepts connections: give that
@@ -31,6 +31,13 @@ enum RelayCommand: Command {
         `attach` and `detach` use (group `airlock` may connect). At start it removes whatever a
         crashed relay with the same prefix left; at stop it removes the hub and every agent.
 
+        With --exit the relay is also the policy's exit with `"peer": "relay"`: agents' requests
+        for outside `host:port` destinations are matched against their rules first, then the
+        relay resolves the name itself (the --hosts map first, then system DNS), refuses
+        loopback, private, link-local, metadata and similar addresses unless a rule names them,
+        and connects to exactly the address it checked (docs/policy.md, Destinations). Exit
+        peers that run apart (`airlock exit`) ask this relay about each request in any case.
+
         options:
           --config FILE      relay config (see Relay/relay.example.json and Relay/README.md)
           --listen ADDR      address to listen on, e.g. 127.0.0.1:4001 or [::1]:4001 (repeatable;
@@ -41,6 +48,10 @@ enum RelayCommand: Command {
                              airlock: `airlock-hub`, `airlock-NAME`); a-z and 0-9, at most 8
           --no-hub           no hub and no control socket: a relay for remote peers only
           --control PATH     the control socket (default /run/airlock/control.sock)
+          --exit             serve the policy's relay exit (`"exits": {"NAME": {"peer": "relay"}}`)
+          --hosts FILE       with --exit: names the exit resolves from FILE (/etc/hosts format)
+                             before asking system DNS
+          --no-system-dns    with --exit: resolve only through --hosts, never through DNS
           --log-level LEVEL  debug, info (default), warn or error
           --audit FILE       also append one JSON object per line for every decision (reserve,
                              connect, reload, revocation) and circuit close to FILE; `-` is
@@ -52,8 +63,8 @@ enum RelayCommand: Command {
         """
 
     static func run(_ args: [String]) throws -> Int32 {
-        let a = try Arguments(args, options: ["config", "listen", "key", "policy", "log-level", "hub-prefix", "control", "audit"],
-                              flags: ["no-hub"])
+        let a = try Arguments(args, options: ["config", "listen", "key", "policy", "log-level", "hub-prefix", "control", "audit", "hosts"],
+                              flags: ["no-hub", "exit", "no-system-dns"])
         if a.wantsHelp { Output.out(help); return 0 }
         guard a.positionals.isEmpty else { throw Arguments.UsageError("unexpected argument \(a.positionals[0])") }
         let file = try settings(a)
@@ -101,6 +112,19 @@ enum RelayCommand: Command {
             }
         }
         server.start()
+        let exitPolicy = ExitPolicyServer(server: server, logger: logger)
+        exitPolicy.start()
+        var exit: ExitService?
+        if file.exit.enabled {
+            if policy.relayExit == nil {
+                logger.warn("exit_not_in_policy", ["reason": "the policy names no exit with \"peer\": \"relay\"; every exit request is refused until it does"])
+            }
+            let e = ExitService.relay(server, resolver: ExitResolver(hosts: try hostsFile(file.exit.hosts), systemDNS: file.exit.systemDNS),
+                                      logger: logger)
+            e.start()
+            exit = e
+            logger.info("exit_started", ["exit": e.name, "hosts": file.exit.hosts ?? "-", "system_dns": file.exit.systemDNS])
+        }
         let policyPath = file.policy
         let agents = file.hub.enabled ? try startAgents(file, host: host, server: server, logger: logger) : nil
         agents?.policyPath = policyPath
@@ -114,6 +138,8 @@ enum RelayCommand: Command {
                 logger.info("relay_stopping", ["signal": sig == SIGINT ? "SIGINT" : "SIGTERM"])
                 logCounters(server, logger)
                 if let agents { stopAgents(agents, logger: logger) }
+                exit?.stop()
+                exitPolicy.stop()
                 server.stop()
                 host.shutdown()
                 // Let the goodbyes (GoAway, FIN) go out, then leave.
@@ -140,6 +166,12 @@ enum RelayCommand: Command {
             server.reloadRefused(file: path, problems: error.problems.map(\.description))
             return .failure(error)
         }
+    }
+
+    /// The exit's hosts map, read once at start.
+    static func hostsFile(_ path: String?) throws(CommandFailure) -> HostsFile? {
+        guard let path else { return nil }
+        do { return try HostsFile.load(path: path) } catch { throw CommandFailure("--hosts: \(error)") }
     }
 
     /// One `relay_counters` line with every counter as `name=value` (Relay/README.md, Counters).
@@ -227,6 +259,12 @@ enum RelayCommand: Command {
         if let audit = try a.value("audit") {
             guard !audit.isEmpty else { throw Arguments.UsageError("--audit: expected a file, or - for stderr") }
             file.auditLog = audit
+        }
+        if a.has("exit") { file.exit.enabled = true }
+        if let hosts = try a.value("hosts") { file.exit.hosts = hosts }
+        if a.has("no-system-dns") { file.exit.systemDNS = false }
+        if !file.exit.enabled && (a.has("no-system-dns") || a.all("hosts").count > 0) {
+            throw Arguments.UsageError("--hosts and --no-system-dns apply only with --exit")
         }
         if let level = try a.value("log-level") {
             switch level {

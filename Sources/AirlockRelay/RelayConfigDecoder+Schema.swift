@@ -10,12 +10,16 @@ extension RelayConfigDecoder {
                             Field(name: "key", required: true, expected: "the path of the relay's key file"),
                             Field(name: "policy", required: true, expected: "the path of the policy file"),
                             Field(name: "hub", required: false, expected: "an object"),
+                            Field(name: "exit", required: false, expected: "an object"),
                             Field(name: "control_socket", required: false, expected: "a path"),
                             Field(name: "log_level", required: false, expected: "\"debug\", \"info\", \"warn\" or \"error\""),
                             Field(name: "audit_log", required: false, expected: "a path or null"),
                             Field(name: "limits", required: false, expected: "an object")]
     static let hubFields = [Field(name: "namespace_prefix", required: false, expected: "a prefix"),
                             Field(name: "enabled", required: false, expected: "true or false")]
+    static let exitFields = [Field(name: "enabled", required: false, expected: "true or false"),
+                             Field(name: "hosts", required: false, expected: "a path or null"),
+                             Field(name: "system_dns", required: false, expected: "true or false")]
 
     /// One member of `RelayConfig` as written in the file's `limits` object.
     struct Limit: Sendable {

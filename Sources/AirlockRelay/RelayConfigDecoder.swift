@@ -43,6 +43,7 @@ struct RelayConfigDecoder {
         let key = top["key"].flatMap { path($0, "key", what: "the path of the relay's key file", max: RelayConfigFile.maxPathLength) }
         let policy = top["policy"].flatMap { path($0, "policy", what: "the path of the policy file", max: RelayConfigFile.maxPathLength) }
         let hub = self.hub(top["hub"])
+        let exit = self.exit(top["exit"])
         var controlSocket: String? = RelayConfigFile.defaultControlSocket
         if let c = top["control_socket"] {
             controlSocket = path(c, "control_socket", what: "the path of the control socket", max: RelayConfigFile.maxSocketPathLength)
@@ -53,9 +54,9 @@ struct RelayConfigDecoder {
             auditLog = path(a, "audit_log", what: "the path of the audit log or null", max: RelayConfigFile.maxPathLength).map { .some($0) }
         }
         let relayConfig = limits(top["limits"])
-        guard schema.problems.isEmpty, let listen, let key, let policy, let hub, let controlSocket, let logLevel,
+        guard schema.problems.isEmpty, let listen, let key, let policy, let hub, let exit, let controlSocket, let logLevel,
               let auditLog, let relayConfig else { return nil }
-        var config = RelayConfigFile(listen: listen, key: key, policy: policy, hub: hub, controlSocket: controlSocket,
+        var config = RelayConfigFile(listen: listen, key: key, policy: policy, hub: hub, exit: exit, controlSocket: controlSocket,
                                      logLevel: logLevel, auditLog: auditLog, relayConfig: relayConfig)
         config.version = version
         return config
@@ -197,6 +198,24 @@ struct RelayConfigDecoder {
             }
         }
         return ok ? hub : nil
+    }
+
+    private mutating func exit(_ node: JSONNode?) -> RelayConfigFile.Exit? {
+        var exit = RelayConfigFile.Exit()
+        guard let node else { return exit }
+        guard let f = schema.members(node, "exit", what: "an object describing the relay's exit", fields: Self.exitFields) else { return nil }
+        var ok = true
+        for (name, keyPath) in [("enabled", \RelayConfigFile.Exit.enabled), ("system_dns", \RelayConfigFile.Exit.systemDNS)] {
+            guard let v = f[name] else { continue }
+            if case .bool(let b) = v.value { exit[keyPath: keyPath] = b } else {
+                report(v.position, "exit.\(name)", "expected true or false, got \(v.summary)")
+                ok = false
+            }
+        }
+        if let h = f["hosts"], !Self.isNull(h) {
+            if let p = path(h, "exit.hosts", what: "the path of a hosts file or null", max: RelayConfigFile.maxPathLength) { exit.hosts = p } else { ok = false }
+        }
+        return ok ? exit : nil
     }
 
     private static func isNull(_ node: JSONNode) -> Bool { if case .null = node.value { return true } else { return false } }

@@ -44,6 +44,21 @@ public struct RelayConfigFile: Sendable, Equatable {
         }
     }
 
+    /// The relay's built-in exit (`airlock relay --exit`; the policy's exit with `"peer": "relay"`).
+    public struct Exit: Sendable, Equatable {
+        public var enabled: Bool
+        /// A hosts file the exit resolves from before system DNS; nil for none.
+        public var hosts: String?
+        /// Whether names the hosts file does not hold go to the system's resolver.
+        public var systemDNS: Bool
+
+        public init(enabled: Bool = false, hosts: String? = nil, systemDNS: Bool = true) {
+            self.enabled = enabled
+            self.hosts = hosts
+            self.systemDNS = systemDNS
+        }
+    }
+
     /// The newest schema version this build reads; files of versions 1…`currentVersion` load.
     public static let currentVersion = 1
     /// A config is a few hundred bytes; larger files are refused before parsing.
@@ -68,6 +83,7 @@ public struct RelayConfigFile: Sendable, Equatable {
     /// The policy file (docs/policy.md).
     public var policy: String
     public var hub: Hub
+    public var exit: Exit
     public var controlSocket: String
     public var logLevel: Logger.Level
     /// Where decisions are appended as log lines besides stderr; `nil` for none.
@@ -75,7 +91,7 @@ public struct RelayConfigFile: Sendable, Equatable {
     /// Every cap and timeout; fields the file leaves out keep `RelayConfig`'s defaults.
     public var relayConfig: RelayConfig
 
-    public init(listen: [SocketAddress], key: String, policy: String, hub: Hub = Hub(),
+    public init(listen: [SocketAddress], key: String, policy: String, hub: Hub = Hub(), exit: Exit = Exit(),
                 controlSocket: String = RelayConfigFile.defaultControlSocket, logLevel: Logger.Level = .info,
                 auditLog: String? = nil, relayConfig: RelayConfig = RelayConfig()) {
         self.version = RelayConfigFile.currentVersion
@@ -83,6 +99,7 @@ public struct RelayConfigFile: Sendable, Equatable {
         self.key = key
         self.policy = policy
         self.hub = hub
+        self.exit = exit
         self.controlSocket = controlSocket
         self.logLevel = logLevel
         self.auditLog = auditLog

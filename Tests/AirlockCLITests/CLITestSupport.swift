@@ -4,7 +4,7 @@ import Glibc
 import Foundation
 import Synchronization
 import Testing
-import AirlockCLI
+@testable import AirlockCLI
 
 /// The package root: this file is <root>/Tests/AirlockCLITests/CLITestSupport.swift.
 func packageRoot() -> String {
@@ -130,6 +130,8 @@ let allCommands: [(path: [String], help: String)] = [
     (["policy", "validate"], PolicyValidateCommand.help),
     (["policy", "show"], PolicyShowCommand.help),
     (["policy", "check"], PolicyCheckCommand.help),
+    (["exit"], ExitCommand.help),
+    (["relay"], RelayCommand.help),
 ]
 
 /// The first line of a help text.

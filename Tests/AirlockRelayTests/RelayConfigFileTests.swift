@@ -251,7 +251,7 @@ import AirlockIO
             "r.json:6:52: limits.max_circuits: duplicate key; \"max_circuits\" is already given at 6:33",
             "r.json:7:12: hub.enable: unknown field (did you mean \"enabled\"?); expected one of: namespace_prefix, enabled",
             "r.json:8:3: key: duplicate key; \"key\" is already given at 4:3",
-            "r.json:9:3: listen_on: unknown field; expected one of: version, listen, key, policy, hub, control_socket, log_level, audit_log, limits",
+            "r.json:9:3: listen_on: unknown field; expected one of: version, listen, key, policy, hub, exit, control_socket, log_level, audit_log, limits",
         ])
     }
 
@@ -290,6 +290,20 @@ import AirlockIO
         ])
         #expect(problems(config("  \"log_level\": \"inf\"")) == [
             "r.json:6:16: log_level: expected one of \"debug\", \"info\", \"warn\", \"error\", got \"inf\" (did you mean \"info\"?)",
+        ])
+    }
+
+    @Test func theExitSection() throws {
+        #expect(try RelayConfigFile.parse(text: config("")).exit == RelayConfigFile.Exit())
+        let on = try RelayConfigFile.parse(text: config("  \"exit\": { \"enabled\": true, \"hosts\": \"exit.hosts\", \"system_dns\": false }"),
+                                           file: "/etc/airlock/relay.json")
+        #expect(on.exit == RelayConfigFile.Exit(enabled: true, hosts: "/etc/airlock/exit.hosts", systemDNS: false))
+        #expect(try RelayConfigFile.parse(text: config("  \"exit\": { \"hosts\": null }")).exit.hosts == nil)
+        #expect(problems(config("  \"exit\": { \"enabled\": 1, \"system_dns\": \"no\", \"hosts\": 3, \"dns\": true }")) == [
+            "r.json:6:24: exit.enabled: expected true or false, got 1",
+            "r.json:6:41: exit.system_dns: expected true or false, got \"no\"",
+            "r.json:6:56: exit.hosts: expected the path of a hosts file or null, got 3",
+            "r.json:6:59: exit.dns: unknown field; expected one of: enabled, hosts, system_dns",
         ])
     }
 
@@ -379,7 +393,7 @@ import AirlockIO
             "r.json:5:16: log_level: expected one of \"debug\", \"info\", \"warn\", \"error\", got \"loud\"",
             "r.json:6:10: key: expected the path of the relay's key file, got 5",
             "r.json:7:23: hub.enabled: expected true or false, got 1",
-            "r.json:9:3: colour: unknown field; expected one of: version, listen, key, policy, hub, control_socket, log_level, audit_log, limits",
+            "r.json:9:3: colour: unknown field; expected one of: version, listen, key, policy, hub, exit, control_socket, log_level, audit_log, limits",
         ])
     }
 
