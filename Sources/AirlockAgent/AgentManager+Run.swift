@@ -251,6 +251,7 @@ extension AgentManager {
         var args = ["airlock", "shim", "--relay", "\(link.hubAddress):\(link.port)", "--relay-peer", "\(hub.host.peerID)", "--key-stdin"]
         for s in server.policy.services.sorted(by: { $0.name < $1.name }) { args += ["--service", "\(s.name)=\(s.peer)"] }
         for f in forwards { args += ["--forward", "\(f.listen)=\(f.service)"] }
+        for e in exits(for: run) { args += ["--exit", "\(e.name)=\(e.location)"] }
         var keyPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1]
         guard airlock_pipe2(&keyPipe, O_CLOEXEC) == 0 else { throw Errno(rawValue: errno) }
         defer { close(keyPipe[0]); if keyPipe[1] >= 0 { close(keyPipe[1]) } }
@@ -283,6 +284,17 @@ extension AgentManager {
             self.fail(run, "the shim did not start within \(self.shimStartTimeout) s")
         }
         watchShim(run, shim)
+    }
+
+    /// The exits the run's agent has a rule to, in the policy's order, without those its
+    /// `--allow` list leaves out: the shim asks them, in turn, for targets that are not services.
+    func exits(for run: Run) -> [Policy.Exit] {
+        let policy = server.policy
+        let only = server.runScopes[run.peer]?.only
+        return policy.exitRules(for: run.agent).compactMap { rule in
+            guard only?.contains(rule.to) ?? true else { return nil }
+            return policy.exit(named: rule.to)
+        }
     }
 
     /// Reads the shim's stdout until its `shim ready` line, then calls `ready` once.

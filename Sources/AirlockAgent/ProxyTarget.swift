@@ -7,7 +7,8 @@ import AirlockCore
 /// to the exit, which matches it against policy and resolves it there. So this type only makes
 /// sure the text is a plausible host and canonical enough to log and match:
 /// * IP literals are re-printed from their bytes (`IPAddress`, RFC 5952 for IPv6), never bracketed;
-/// * names are ASCII letters, digits, `-`, `_` and `.`, lowercased, at most `maxHostLength` bytes.
+/// * names are ASCII letters, digits, `-`, `_` and `.` (ASCII letters lowercased), or an
+///   internationalised name in UTF-8 without invisible characters, at most `maxHostLength` bytes.
 ///   The exit's own normalisation (`NormalisedHost`) is the authority; this check only keeps
 ///   control bytes, spaces, colons, slashes and the like out of logs and requests.
 /// Port 0 is refused: nothing can be reached there.
@@ -95,12 +96,20 @@ public struct ProxyTarget: Hashable, Sendable, CustomStringConvertible {
                 out.append(b)
             case UInt8(ascii: "A")...UInt8(ascii: "Z"):
                 out.append(b + 0x20)
+            case 0x80...:
+                out.append(b)  // part of an internationalised name: checked whole below
             default:
                 return nil
             }
         }
         // A name of dots alone names nothing.
         guard out.contains(where: { $0 != UInt8(ascii: ".") }) else { return nil }
-        return String(decoding: out, as: UTF8.self)
+        guard let text = String(validating: out, as: UTF8.self) else { return nil }
+        // Internationalised names go to the exit as UTF-8 (it maps them to their xn-- form);
+        // nothing invisible or line-breaking gets into a request or a log line.
+        let invisible: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator, .spaceSeparator,
+                                                       .privateUse, .surrogate, .unassigned]
+        guard text.unicodeScalars.allSatisfy({ !invisible.contains($0.properties.generalCategory) }) else { return nil }
+        return text
     }
 }

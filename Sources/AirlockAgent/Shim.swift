@@ -1,6 +1,7 @@
 import AirlockCore
 import AirlockIO
 import AirlockRelay
+import AirlockWire
 
 /// The agent-side shim (design.md §4): inside the agent's namespace, the only thing that can
 /// reach out, and only through the relay.
@@ -8,8 +9,9 @@ import AirlockRelay
 /// It serves a SOCKS5 proxy and an HTTP proxy on loopback, plus fixed port forwards. For each
 /// accepted connection it runs the proxy handshake (`ShimClient`), resolves the target and
 /// bridges the connection to one `/airlock/tcp/1.0.0` stream on the relayed connection to the
-/// service (`ShimServiceLink`: one circuit per service, reused). A target that names no service is
-/// refused as `unknown-service` (exits come later); names are never resolved here.
+/// service (`ShimServiceLink`: one circuit per service, reused). A target that names no service
+/// goes, as text, to the agent's exits (`Shim+Exit.swift`); with none it is refused as
+/// `unknown-service`. Names are never resolved here.
 ///
 /// It also serves the DNS stub (`DNSStubServer`) on 127.0.0.1:53, so a resolver fails at once
 /// instead of after its timeout.
@@ -26,6 +28,9 @@ public final class Shim {
     let logger: Logger
     /// The relayed connection per service name.
     public let links: [String: ShimServiceLink]
+    /// The relayed connection per exit peer's name (the relay's own exit needs none: its
+    /// streams go on the relay connection itself).
+    public let exitLinks: [String: ShimServiceLink]
 
     /// The bound listen addresses (with the real ports when port 0 was asked for), once started.
     public private(set) var socksAddress: SocketAddress?
@@ -58,6 +63,13 @@ public final class Shim {
             links[name] = ShimServiceLink(name: name, peer: peer, relayLink: relayLink, relayClient: relayClient, logger: logger)
         }
         self.links = links
+        var exitLinks: [String: ShimServiceLink] = [:]
+        for e in config.exits {
+            guard let peer = e.peer else { continue }
+            exitLinks[e.name] = ShimServiceLink(name: e.name, peer: peer, protocolID: ProtocolID.airlockExit, relayLink: relayLink,
+                                                relayClient: relayClient, logger: logger)
+        }
+        self.exitLinks = exitLinks
     }
 
     /// Binds every listener (all or none), then starts dialling the relay.
@@ -85,7 +97,8 @@ public final class Shim {
                                      "socks": socksAddress.map { "\($0)" } ?? "-",
                                      "http": httpAddress.map { "\($0)" } ?? "-",
                                      "dns": dns.map { "\($0.address)" } ?? "-",
-                                     "services": config.services.keys.sorted().joined(separator: ",")])
+                                     "services": config.services.keys.sorted().joined(separator: ","),
+                                     "exits": config.exits.map(\.name).joined(separator: ",")])
     }
 
     /// Closes the listeners, the relayed connections and the relay connection. Bridged client
@@ -95,6 +108,7 @@ public final class Shim {
         running = false
         closeListeners()
         for link in links.values { link.close() }
+        for link in exitLinks.values { link.close() }
         relayLink.stop()
     }
 

@@ -141,17 +141,17 @@ final class ShimClient {
         cancelTimer()
     }
 
-    /// Only service names are reachable for now (the port is the service's business).
+    /// A service name reaches that service (the port is the service's business); anything else
+    /// goes to the agent's exits as text, never resolved here.
     private func resolve(_ target: ProxyTarget, _ completion: @escaping (Result<Libp2pStream, ShimRefusal>) -> Void) {
-        guard shim.services[target.host] != nil else {
-            let refusal = ShimRefusal(.unknownService, "\(target.host) is not a service of this agent")
-            shim.logRefusal(refusal, client: remoteText, target: "\(target)")
-            tcp.loop.runSoon { completion(.failure(refusal)) }
-            return
-        }
-        shim.openStream(service: target.host) { [self] r in
+        let done: (Result<Libp2pStream, ShimRefusal>) -> Void = { [self] r in
             if case .failure(let refusal) = r { shim.logRefusal(refusal, client: remoteText, target: "\(target)") }
             completion(r)
+        }
+        if shim.services[target.host] != nil {
+            shim.openStream(service: target.host, done)
+        } else {
+            shim.openExit(target, done)
         }
     }
 

@@ -13,6 +13,17 @@ public struct ShimConfig: Sendable {
         }
     }
 
+    /// An exit the agent may ask for outside destinations: the relay's own (`peer` nil) or an
+    /// exit peer reached through a circuit.
+    public struct Exit: Sendable, Equatable {
+        public var name: String
+        public var peer: PeerID?
+        public init(name: String, peer: PeerID?) {
+            self.name = name
+            self.peer = peer
+        }
+    }
+
     /// The relay's address (inside an agent namespace: the hub side of its link) and identity.
     public var relay: SocketAddress
     public var relayPeer: PeerID
@@ -27,6 +38,11 @@ public struct ShimConfig: Sendable {
     /// Service names (lowercase, as `ProxyTarget` canonicalises hosts) and their peers.
     public var services: [String: PeerID] = [:]
     public var forwards: [Forward] = []
+    /// Exits, tried in this order for every target that is not a service (the next one only
+    /// when one refuses by policy). Empty: such targets are refused as `unknown-service`.
+    public var exits: [Exit] = []
+    /// Seconds an exit has to answer a request (it decides, resolves and connects meanwhile).
+    public var exitTimeout: Double = 30
     /// Agent connections handled at once (handshaking, waiting or bridged); more are closed
     /// at accept (design.md §2 invariant 9: everything is bounded).
     public var maxClients = 1024
@@ -62,6 +78,18 @@ public struct ShimConfig: Sendable {
             throw ParseError("--service \(text): the peer ID does not parse: \(error)")
         }
         return (name, peer)
+    }
+
+    /// Parses `NAME=relay` (the relay's own exit) or `NAME=PEERID` (an exit peer).
+    public static func parseExit(_ text: String) throws(ParseError) -> Exit {
+        guard let eq = text.firstIndex(of: "=") else { throw ParseError("--exit \(text): expected NAME=relay or NAME=PEERID") }
+        let name = String(text[..<eq])
+        let rest = String(text[text.index(after: eq)...])
+        guard !name.isEmpty else { throw ParseError("--exit \(text): the exit NAME is missing") }
+        if rest == "relay" { return Exit(name: name, peer: nil) }
+        do { return Exit(name: name, peer: try PeerID(rest)) } catch {
+            throw ParseError("--exit \(text): expected relay or a peer ID after '=': \(error)")
+        }
     }
 
     /// Parses `PORT=NAME` (listening on 127.0.0.1:PORT) or `IP:PORT=NAME`.

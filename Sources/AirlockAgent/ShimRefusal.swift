@@ -7,9 +7,10 @@ import AirlockWire
 /// tools and tests can match it; `detail` says more, for the log only (it may name peers).
 public struct ShimRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
-        /// The target names no service this shim knows (exits come later): 403 / SOCKS 0x02.
+        /// The target names no service this shim knows, and there is no exit to ask: 403 / SOCKS 0x02.
         case unknownService
-        /// The relay refused the circuit (PERMISSION_DENIED, wire.md §5.3): 403 / SOCKS 0x02.
+        /// The relay refused the circuit (PERMISSION_DENIED, wire.md §5.3), or an exit refused the
+        /// destination by policy: 403 / SOCKS 0x02.
         case deniedByPolicy
         /// The service holds no reservation now (NO_RESERVATION): 502 / SOCKS 0x04.
         case serviceOffline
@@ -22,6 +23,14 @@ public struct ShimRefusal: Error, Sendable, Equatable, CustomStringConvertible {
         case streamRefused
         /// Too many agent connections at once: 502 / SOCKS 0x01.
         case overloaded
+        /// The exit refused an address the name resolved to (loopback, private, …): 403 / SOCKS 0x02.
+        case blockedAddress
+        /// The exit could not resolve the name: 502 / SOCKS 0x04.
+        case unresolved
+        /// The exit could not connect to the destination: 502 / SOCKS 0x05.
+        case connectFailed
+        /// The exit could not serve the request (overloaded, no policy answer, bad answer): 502 / SOCKS 0x01.
+        case exitUnavailable
     }
 
     public let kind: Kind
@@ -42,6 +51,10 @@ public struct ShimRefusal: Error, Sendable, Equatable, CustomStringConvertible {
         case .circuitFailed: "circuit-failed"
         case .streamRefused: "stream-refused"
         case .overloaded: "overloaded"
+        case .blockedAddress: "blocked-address"
+        case .unresolved: "unresolved"
+        case .connectFailed: "connect-failed"
+        case .exitUnavailable: "exit-unavailable"
         }
     }
 
@@ -50,7 +63,7 @@ public struct ShimRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     /// The complete HTTP response (403 for refusals by name or policy, 502 otherwise).
     public var httpResponse: [UInt8] {
         switch kind {
-        case .unknownService, .deniedByPolicy: HTTPProxyResponse.forbidden(reason: reason)
+        case .unknownService, .deniedByPolicy, .blockedAddress: HTTPProxyResponse.forbidden(reason: reason)
         default: HTTPProxyResponse.badGateway(reason: reason)
         }
     }
@@ -58,10 +71,22 @@ public struct ShimRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     /// The SOCKS5 reply code (RFC 1928 §6).
     public var socksReply: Socks5Reply {
         switch kind {
-        case .unknownService, .deniedByPolicy: .notAllowed
-        case .serviceOffline, .relayUnavailable, .circuitFailed: .hostUnreachable
-        case .streamRefused: .connectionRefused
-        case .overloaded: .generalFailure
+        case .unknownService, .deniedByPolicy, .blockedAddress: .notAllowed
+        case .serviceOffline, .relayUnavailable, .circuitFailed, .unresolved: .hostUnreachable
+        case .streamRefused, .connectFailed: .connectionRefused
+        case .overloaded, .exitUnavailable: .generalFailure
+        }
+    }
+
+    /// Maps an exit's refusal; `detail` carries the exit's own reason and text.
+    static func exit(_ name: String, _ r: ExitResponse) -> ShimRefusal {
+        let detail = "exit \(name): \(r.status) \(r.reason)\(r.text.isEmpty ? "" : ": \(r.text)")"
+        switch r.status {
+        case .denied: return ShimRefusal(.deniedByPolicy, detail)
+        case .blocked: return ShimRefusal(.blockedAddress, detail)
+        case .unresolved: return ShimRefusal(.unresolved, detail)
+        case .connectFailed: return ShimRefusal(.connectFailed, detail)
+        case .ok, .unavailable, .malformed: return ShimRefusal(.exitUnavailable, detail)
         }
     }
 

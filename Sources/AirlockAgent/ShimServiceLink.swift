@@ -5,7 +5,8 @@ import AirlockWire
 
 /// The shim's relayed connection to one service (design.md §3 data plane): ONE per service,
 /// made on first use and reused by every later agent connection, each of which costs one
-/// `/airlock/tcp/1.0.0` stream instead of a new circuit and handshake.
+/// `/airlock/tcp/1.0.0` stream instead of a new circuit and handshake. An exit peer gets one
+/// too, whose streams are `/airlock/exit/1.0.0`.
 ///
 /// Callers that arrive while the circuit is being made wait for it (one CONNECT, not one each).
 /// When the relayed connection closes (the service or the relay went away) it is forgotten and
@@ -16,6 +17,8 @@ import AirlockWire
 public final class ShimServiceLink {
     public let name: String
     public let peer: PeerID
+    /// The protocol of every stream opened on it.
+    public let protocolID: String
     let relayLink: ShimRelayLink
     let relayClient: RelayClient
     let logger: Logger
@@ -30,16 +33,17 @@ public final class ShimServiceLink {
     private var connecting = false
     private var waiters: [(Result<Libp2pConnection, ShimRefusal>) -> Void] = []
 
-    init(name: String, peer: PeerID, relayLink: ShimRelayLink, relayClient: RelayClient, logger: Logger) {
+    init(name: String, peer: PeerID, protocolID: String = ProtocolID.airlockTCP, relayLink: ShimRelayLink, relayClient: RelayClient,
+         logger: Logger) {
         self.name = name
         self.peer = peer
+        self.protocolID = protocolID
         self.relayLink = relayLink
         self.relayClient = relayClient
         self.logger = logger
     }
 
-    /// Opens one `/airlock/tcp/1.0.0` stream to the service, making the circuit first if there
-    /// is none. The completion runs on the loop, never inside this call.
+    /// Opens one stream (`protocolID`) to the service, making the circuit first if there is none. The completion runs on the loop, never inside this call.
     public func openStream(_ completion: @escaping (Result<Libp2pStream, ShimRefusal>) -> Void) {
         openStream(retry: true, completion)
     }
@@ -51,7 +55,7 @@ public final class ShimServiceLink {
             case .failure(let refusal):
                 completion(.failure(refusal))
             case .success(let c):
-                c.openStream(ProtocolID.airlockTCP, timeout: self.streamTimeout) { [weak self] r in
+                c.openStream(self.protocolID, timeout: self.streamTimeout) { [weak self] r in
                     switch r {
                     case .success(let s):
                         completion(.success(s))

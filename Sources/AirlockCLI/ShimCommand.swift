@@ -14,12 +14,14 @@ enum ShimCommand: Command {
     static let name = "shim"
     static let summary = "agent-side proxy (started by `airlock run`)"
     static let help = """
-        usage: airlock shim --relay IP:PORT --relay-peer ID (--key-stdin | --key FILE) [--socks ADDR] [--http ADDR] [--dns ADDR] [--service NAME=PEERID]... [--forward PORT=NAME]... [--log-level LEVEL]
+        usage: airlock shim --relay IP:PORT --relay-peer ID (--key-stdin | --key FILE) [--socks ADDR] [--http ADDR] [--dns ADDR] [--service NAME=PEERID]... [--forward PORT=NAME]... [--exit NAME=relay|PEERID]... [--log-level LEVEL]
 
         Runs the agent-side proxy in the foreground: a SOCKS5 proxy and an HTTP proxy on loopback,
         and port forwards, all reaching services through the relay (one relayed connection per
-        service, one stream per TCP connection). Names that are not services are refused
-        (HTTP 403 with X-Airlock-Reason: unknown-service, SOCKS reply 2). A DNS stub (UDP and
+        service, one stream per TCP connection). Other targets go, as names, to the exits given
+        (in order; the next only when one refuses by policy), which resolve and connect; with
+        no exit they are refused (HTTP 403 with X-Airlock-Reason: unknown-service, SOCKS reply
+        2). A DNS stub (UDP and
         TCP) answers every query REFUSED, since names are never resolved inside. Prints
         `shim ready …` once every listener is up. SIGINT or SIGTERM stops it.
 
@@ -33,13 +35,15 @@ enum ShimCommand: Command {
           --dns ADDR              DNS stub listen address, UDP and TCP (default 127.0.0.1:53;
                                   `off` for none)
           --service NAME=PEERID   a service the agent may reach by NAME (repeatable)
+          --exit NAME=relay       the relay's own exit (`airlock relay --exit`); NAME=PEERID for an
+                                  exit peer (`airlock exit`) reached through a circuit (repeatable)
           --forward PORT=NAME     listen on 127.0.0.1:PORT and connect straight to service NAME
                                   (repeatable; IP:PORT=NAME for another address)
           --log-level LEVEL       debug, info (default), warn or error
         """
 
     static func run(_ args: [String]) throws -> Int32 {
-        let a = try Arguments(args, options: ["relay", "relay-peer", "key", "socks", "http", "dns", "service", "forward", "log-level"],
+        let a = try Arguments(args, options: ["relay", "relay-peer", "key", "socks", "http", "dns", "service", "forward", "exit", "log-level"],
                               flags: ["key-stdin"])
         if a.wantsHelp { Output.out(help); return 0 }
         guard a.positionals.isEmpty else { throw Arguments.UsageError("unexpected argument \(a.positionals[0])") }
@@ -79,6 +83,7 @@ enum ShimCommand: Command {
         if let h = shim.httpAddress { ready += " http \(h)" }
         if let d = shim.dns { ready += " dns \(d.address)" }
         for f in shim.forwardAddresses { ready += " forward \(f.listen)=\(f.service)" }
+        for e in config.exits { ready += " exit \(e.name)" }
         Output.out(ready)
         loop.run()
         watcher.cancel()
@@ -104,6 +109,11 @@ enum ShimCommand: Command {
                 let (name, peer) = try ShimConfig.parseService(s)
                 guard config.services[name] == nil else { throw ShimConfig.ParseError("--service \(name) given twice") }
                 config.services[name] = peer
+            }
+            for e in a.all("exit") {
+                let exit = try ShimConfig.parseExit(e)
+                guard !config.exits.contains(where: { $0.name == exit.name }) else { throw ShimConfig.ParseError("--exit \(exit.name) given twice") }
+                config.exits.append(exit)
             }
             for f in a.all("forward") {
                 let forward = try ShimConfig.parseForward(f)

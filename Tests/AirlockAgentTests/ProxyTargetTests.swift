@@ -10,10 +10,14 @@ import AirlockCore
         #expect(ProxyTarget(host: "10.0.0.1", port: 80)?.description == "10.0.0.1:80")
         #expect(ProxyTarget(host: "::1", port: 8080)?.description == "[::1]:8080")
         #expect(ProxyTarget(address: IPAddress(ipv4: 1, 2, 3, 4), port: 9)?.description == "1.2.3.4:9")
+        // Internationalised names pass as UTF-8, for the exit to map to their xn-- form.
+        #expect(ProxyTarget(host: "Bücher.example", port: 443)?.host == "bücher.example")
+        #expect(ProxyTarget(host: "例え.テスト", port: 443)?.host == "例え.テスト")
+        #expect(ProxyTarget.canonicalHost([0x62, 0xC3, 0x28]) == nil)  // not UTF-8
     }
 
-    @Test(arguments: ["", ".", "...", "a b", "a/b", "a:b", "a\u{0}b", "a\r\nb", "é.com", "[::1]", "a@b",
-                      String(repeating: "a", count: 256)])
+    @Test(arguments: ["", ".", "...", "a b", "a/b", "a:b", "a\u{0}b", "a\r\nb", "[::1]", "a@b", "a\u{200D}b.com", "a\u{202E}b.com",
+                      "a\u{00A0}b", "a\u{2028}b", "\u{85}x", String(repeating: "a", count: 256)])
     func hostileHostsAreRefused(_ host: String) {
         #expect(ProxyTarget(host: host, port: 80) == nil)
     }
