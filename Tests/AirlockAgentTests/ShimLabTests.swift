@@ -213,19 +213,22 @@ struct ShimLabCurl: Sendable, CustomStringConvertible {
     }
 }
 
-/// A tiny HTTP/1.1 server on 127.0.0.1. Reads a request head and, when it names a
-/// `Content-Length`, that many body bytes; then answers `200 OK` and closes. The answer is `body`,
-/// or for a path `/big/N`, N bytes of a repeating pattern. Remembers the heads and bodies it saw.
+/// A tiny HTTP/1.1 server on 127.0.0.1 (or another loopback address). Reads a request head and,
+/// when it names a `Content-Length`, that many body bytes; then answers `200 OK` and closes. The
+/// answer is `body`, or for a path `/big/N`, N bytes of a repeating pattern. Remembers the heads
+/// and bodies it saw, and counts the connections it accepted.
 final class ShimLabHTTPServer {
     let listener: TCPListener
     let body: String
     var heads: [String] = []
     var bodies: [[UInt8]] = []
+    private(set) var accepted = 0
 
-    init(loop: EventLoop, body: String) throws {
+    init(loop: EventLoop, body: String, on address: SocketAddress = .loopbackV4(port: 0)) throws {
         self.body = body
-        listener = try TCPListener(on: .loopbackV4(port: 0), loop: loop)
+        listener = try TCPListener(on: address, loop: loop)
         listener.onAccept = { [unowned self] socket in
+            accepted += 1
             guard let c = try? TCPConnection(socket: socket, loop: loop) else { return }
             serve(c)
         }

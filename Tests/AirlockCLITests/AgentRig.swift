@@ -43,6 +43,8 @@ final class AgentRig: @unchecked Sendable {  // set up in init, then only read
     private(set) var relayAddress = ""
     private(set) var services: [ChildProcess] = []
     private let extraPolicy: (AgentRig) -> String
+    /// Arguments added to every `airlock relay` this rig starts (`--exit`, …).
+    private let relayExtra: [String]
 
     var control: String { dir.file("ctl/control.sock") }
     var hubName: String { prefix + "-hub" }
@@ -50,7 +52,8 @@ final class AgentRig: @unchecked Sendable {  // set up in init, then only read
 
     /// `agents`: the policy's `agents` members and extra rules (JSON text), given the rig for
     /// its peers. By default one agent `tester` owned by root, allowed to reach `web`.
-    init(agents: @escaping (AgentRig) -> String = { _ in AgentRig.defaultAgents }) async throws {
+    init(agents: @escaping (AgentRig) -> String = { _ in AgentRig.defaultAgents }, relayExtra: [String] = [],
+         files: [String: String] = [:]) async throws {
         try AgentPrivilege.require()
         dir = try TempDir()
         chmod(dir.path, 0o755)
@@ -61,7 +64,9 @@ final class AgentRig: @unchecked Sendable {  // set up in init, then only read
         otherPeer = try Self.key(dir, "other.key")
         _ = try Self.key(dir, "relay.key")
         extraPolicy = agents
+        self.relayExtra = relayExtra
         do {
+            for (name, text) in files { try dir.write(name, text) }
             try dir.write("policy.json", policyText)
             try await startRelay()
             for (name, port) in [("web", webServer.port), ("other", otherServer.port)] {
@@ -78,11 +83,12 @@ final class AgentRig: @unchecked Sendable {  // set up in init, then only read
 
     static let defaultAgents = #"{ "agents": { "tester": { "uid": 0 } }, "rules": [ { "from": "tester", "to": "web" } ] }"#
 
-    /// The policy: the rig's services plus what `agents` adds (its `agents` and `rules`).
+    /// The policy: the rig's services plus what `agents` adds (its `agents`, `exits` and `rules`).
     var policyText: String {
         let extra = (try? JSONSerialization.jsonObject(with: Data(extraPolicy(self).utf8))) as? [String: Any] ?? [:]
         var policy: [String: Any] = ["version": 1, "services": ["web": ["peer": webPeer], "other": ["peer": otherPeer]]]
         policy["agents"] = extra["agents"] ?? [String: Any]()
+        policy["exits"] = extra["exits"] ?? [String: Any]()
         policy["rules"] = extra["rules"] ?? [Any]()
         let data = try! JSONSerialization.data(withJSONObject: policy, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self)
@@ -100,7 +106,7 @@ final class AgentRig: @unchecked Sendable {  // set up in init, then only read
         let port = relayAddress.isEmpty ? "0" : relayAddress.split(separator: "/")[3].description
         let r = try ChildProcess(airlockBinary(), ["relay", "--listen", "127.0.0.1:\(port)", "--key", dir.file("relay.key"),
                                                    "--policy", dir.file("policy.json"), "--hub-prefix", prefix, "--control", control,
-                                                   "--log-level", "debug"],
+                                                   "--log-level", "debug"] + relayExtra,
                                  name: "airlock relay", directory: dir.path)
         relay = r
         let line = try await r.nextLine(timeout: 30, "a listening line") { $0.hasPrefix("listening ") }

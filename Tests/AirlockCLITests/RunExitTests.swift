@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import AirlockAgent
+
+/// Privileged: exits end to end with the real binaries (design §2 invariant 6). Unmodified curl
+/// inside `airlock run` reaches a server on the host's 127.0.0.1 by name, through the relay's
+/// own exit (`airlock relay --exit`) and through an exit peer (`airlock exit`). Names resolve
+/// only from the exits' `--hosts` maps, with system DNS off, so no test sends a DNS query; the
+/// only address any exit may dial is the test server's, named by a rule.
+@Suite(.serialized, .enabled(if: AgentPrivilege.shouldRun, AgentPrivilege.skipReason))
+struct RunExitTests {
+    /// Names the exits know: `app.test` is the rig's web server's address, `blocked.test` is
+    /// another loopback address no rule names.
+    static let hosts = "127.0.0.1 app.test\n127.0.0.9 blocked.test  # no rule names this address\n"
+
+    /// Agent `tester` may reach `app.test` and the server's address on its port only, through
+    /// exit `out` at `location` (`relay` or an exit peer's ID), plus service `web`.
+    static func agents(_ rig: AgentRig, location: String) -> String {
+        let port = rig.webServer.port
+        return """
+            { "agents": { "tester": { "uid": 0 } },
+              "exits": { "out": { "peer": "\(location)" } },
+              "rules": [ { "from": "tester", "to": "web" },
+                         { "from": "tester", "to": "out", "destinations": ["app.test:\(port)", "127.0.0.1:\(port)", "blocked.test:\(port)"] } ] }
+            """
+    }
+
+    /// What the agent runs: allowed, wrong port, unlisted name, blocked address, SOCKS5h.
+    static func script(_ port: UInt16) -> String {
+        """
+        curl -s -m 10 http://app.test:\(port)/; echo "allowed=$?"
+        curl -s -m 10 -i http://app.test:\(port + 1)/ | grep -i x-airlock-reason
+        curl -s -m 10 -i http://nowhere.test:\(port)/ | grep -i x-airlock-reason
+        curl -s -m 10 -i http://blocked.test:\(port)/ | grep -i x-airlock-reason
+        curl -s -m 10 --socks5-hostname 127.0.0.1:1080 --noproxy '' http://app.test:\(port)/; echo "socks=$?"
+        getent hosts app.test; echo "resolve=$?"
+        """
+    }
+
+    static func check(_ r: RunResult, _ port: UInt16) {
+        #expect(r.status == 0, "\(r.stderr)")
+        // By line, whatever the ending: curl -i prints the headers with CRLF.
+        let lines = r.stdout.split(whereSeparator: \.isNewline).map(String.init)
+        #expect(lines.filter { $0 == AgentRig.webBody.dropLast() }.count == 2, "\(r.stdout)")
+        #expect(lines.contains("allowed=0") && lines.contains("socks=0"), "\(r.stdout)")
+        // Refusals say why: the port and the name are the policy's; the address the exit's.
+        #expect(lines.filter { $0.lowercased() == "x-airlock-reason: denied-by-policy" }.count == 2, "\(r.stdout)")
+        #expect(lines.contains { $0.lowercased() == "x-airlock-reason: blocked-address" }, "\(r.stdout)")
+        // Nothing resolves inside the namespace.
+        #expect(lines.contains("resolve=2"), "\(r.stdout)")
+    }
+
+    @Test func curlReachesAnAllowedNameThroughTheRelaysExit() async throws {
+        let rig = try await AgentRig(agents: { Self.agents($0, location: "relay") },
+                                     relayExtra: ["--exit", "--hosts", "hosts", "--no-system-dns", "--audit", "audit.jsonl"],
+                                     files: ["hosts": Self.hosts])
+        defer { rig.finish() }
+        let port = rig.webServer.port
+        let r = try await rig.run(["--", "sh", "-c", Self.script(port)], timeout: 90)
+        Self.check(r, port)
+        #expect(rig.relayLines("exit_connected", "target=app.test:\(port)", "address=127.0.0.1").count == 2, "\(rig.relayLog.suffix(20))")
+        #expect(rig.relayLines("exit_refused", "target=blocked.test:\(port)", "reason=loopback").count == 1)
+        let audit = try String(contentsOfFile: rig.dir.file("audit.jsonl"), encoding: .utf8)
+        #expect(audit.contains("\"event\":\"exit\",\"agent\":\"tester\""), "\(audit)")
+        #expect(audit.contains("\"reason\":\"no-destination\""))
+        #expect(audit.contains("\"event\":\"exit_closed\""))
+    }
+
+    @Test func curlReachesAnAllowedNameThroughAnExitPeer() async throws {
+        var exitPeer = ""
+        let rig = try await AgentRig(agents: { rig in
+            if exitPeer.isEmpty { exitPeer = (try? AgentRig.key(rig.dir, "exit.key")) ?? "" }
+            return Self.agents(rig, location: exitPeer)
+        }, files: ["hosts": Self.hosts])
+        defer { rig.finish() }
+        let exit = try ChildProcess(airlockBinary(), ["exit", "out", "--relay", rig.relayAddress, "--key", rig.dir.file("exit.key"),
+                                                      "--hosts", rig.dir.file("hosts"), "--no-system-dns"],
+                                    name: "airlock exit", directory: rig.dir.path)
+        defer { exit.kill() }
+        _ = try await exit.nextLine(timeout: 20, "the exit's ready line") { $0.hasPrefix("exit out ready as \(exitPeer)") }
+        let port = rig.webServer.port
+        let r = try await rig.run(["--", "sh", "-c", Self.script(port)], timeout: 90)
+        Self.check(r, port)
+        // The relay decided each request; the exit dialled.
+        #expect(rig.relayLines("exit_denied", "target=nowhere.test:\(port)", "reason=no-destination").count == 1, "\(rig.relayLog.suffix(20))")
+        #expect(exit.stderrLines.contains { $0.contains(" exit_connected ") && $0.contains("address=127.0.0.1") }, "\(exit.stderrText.suffix(2000))")
+
+        // Narrowing: deny drops the rule; the exit peer hears of the reload.
+        let deny = try await rig.airlockCommand(["deny", "tester", "out", "--policy", rig.dir.file("policy.json"), "--control", rig.control])
+        #expect(deny.status == 0, "\(deny.stderr)")
+        #expect(try await AgentRig.eventually(timeout: 10) { exit.stderrLines.contains { $0.contains(" exit_policy_reloaded") } })
+        let after = try await rig.run(["--", "sh", "-c", "curl -s -m 10 -i http://app.test:\(port)/ | grep -i x-airlock-reason"], timeout: 60)
+        #expect(after.stdout.lowercased().contains("x-airlock-reason: unknown-service"), "\(after.stdout) \(after.stderr)")
+    }
+
+    @Test func exitDenialsCountForKillOnDeny() async throws {
+        let rig = try await AgentRig(agents: { Self.agents($0, location: "relay") },
+                                     relayExtra: ["--exit", "--hosts", "hosts", "--no-system-dns"], files: ["hosts": Self.hosts])
+        defer { rig.finish() }
+        let script = "for i in 1 2 3 4; do curl -s -m 10 -o /dev/null http://nowhere.test/; echo tried $i; done; sleep 30"
+        let r = try await rig.run(["--kill-on-deny", "2", "--", "sh", "-c", script], timeout: 90)
+        #expect(r.status == 137, "\(r.stderr)")
+        #expect(r.stderr.contains("after 2 refused connection attempts (last: nowhere.test:80 via exit out, no-destination)"), "\(r.stderr)")
+        #expect(r.stdout == "tried 1", "\(r.stdout)")
+    }
+}
