@@ -135,7 +135,7 @@ struct SandboxMountTests {
         // client exited (a server holding it would keep IPTool.run waiting until it ends).
         let detached = "for f in /proc/$$/fd/*; do n=${f##*/}; [ \"$n\" -gt 2 ] && eval \"exec $n>&-\"; done; "
             + "exec \"$@\" </dev/null >/dev/null 2>&1"
-        try IPTool.run(["/bin/bash", "-c", detached, "bash"] + tmux + ["new-session", "-d", "-s", "airlock-\(rig.prefix)", "sleep 600"])
+        _ = try IPTool.run(["/bin/bash", "-c", detached, "bash"] + tmux + ["new-session", "-d", "-s", "airlock-\(rig.prefix)", "sleep 600"])
         defer { _ = try? IPTool.run(tmux + ["kill-server"]) }
         let marker = "/tmp/airlock-sandbox-\(rig.prefix)-pwned"
         // The working directory elsewhere: the rig's own directory holds its control socket.
