@@ -77,15 +77,6 @@ extension Policy {
                         source: source.name, limits: limits(of: source, rule: r))
     }
 
-    /// Whether the rule from `from` to exit `name` has an address or CIDR destination containing
-    /// `address` at `port`. An exit dials an address `AddressBlocklist.blocked` reports only when
-    /// this holds: name destinations never count, so a rule allowing `*.example.com` does not
-    /// open loopback to a name that resolves there. An IPv4-mapped address counts as its IPv4
-    /// address.
-    public func namesAddress(from: PeerID, exit name: String, address: IPAddress, port: UInt16, bindings: Bindings = Bindings()) -> Bool {
-        mayExit(from: from, exit: name, host: .address(address.mappedIPv4 ?? address), port: port, bindings: bindings).allowed
-    }
-
     /// The agent's limits (when the source is an agent) tightened by the rule's.
     private func limits(of source: Entry, rule: Rule) -> Limits {
         guard case .agent(let a) = source else { return rule.limits }

@@ -89,10 +89,12 @@ import AirlockCore
         #expect(d.limits == Policy.Limits(maxCircuits: 64, killAfterDenials: 20))
     }
 
-    /// A blocked address is dialled only when the rule names it by address.
+    /// A blocked address is dialled only when the rule names it by address: the exit asks
+    /// `mayExit` again with the address as the host, which only address patterns match.
     @Test func onlyAddressDestinationsNameBlockedAddresses() {
         func names(_ from: PeerID, _ exit: String, _ address: String, _ port: UInt16) -> Bool {
-            policy.namesAddress(from: from, exit: exit, address: IPAddress(address)!, port: port, bindings: bindings)
+            guard case .success(let host) = NormalisedHost.parse(Substring(address)) else { return false }
+            return policy.mayExit(from: from, exit: exit, host: host, port: port, bindings: bindings).allowed
         }
         #expect(AddressBlocklist.blocked(IPAddress("10.20.0.9")!)?.token == "private")
         #expect(names(IDs.reviewer, "lab", "10.20.0.9", 8000))
