@@ -12,6 +12,8 @@ extension BenchPath {
         var wallSeconds: Double
         /// CPU seconds of each process over that time, in path order.
         var cpu: [(String, Double)]
+        /// The agent program's own account of its CPU time (its thread, from go to acknowledgement).
+        var probeSelfCPU: Double
         var bitsPerSecond: Double { Double(bytes) * 8 / wallSeconds }
         func perGiB(_ s: Double) -> Double { s * BenchReport.gib / Double(bytes) }
     }
@@ -58,7 +60,8 @@ extension BenchPath {
         var cpu = zip(roles, zip(before, after)).map { ($0.0.0, $0.1.1 - $0.1.0) }
         cpu.append(("sink", sinkCPU.value))
         guard cpu.allSatisfy({ $0.1.isFinite }) else { throw CommandFailure("bench: a process of the path ended during the transfer") }
-        return Stream(bytes: bytes, wallSeconds: end.value - t0, cpu: cpu)
+        let selfCPU = line.range(of: "\"cpu_s\": ").flatMap { Double(line[$0.upperBound...].prefix { $0 != "}" && $0 != "," }) } ?? .nan
+        return Stream(bytes: bytes, wallSeconds: end.value - t0, cpu: cpu, probeSelfCPU: selfCPU)
     }
 
     /// New TCP connections over the agent's existing circuit: the probe's samples, microseconds.

@@ -113,7 +113,7 @@ extension BenchRun {
         }
         if let p = py { d += [("py_wall_s", p.wallSeconds), ("py_bytes", Double(p.bytes))] }
         if let st = stream {
-            d += [("path_wall_s", st.wallSeconds)]
+            d += [("path_wall_s", st.wallSeconds), ("path_agent_self_cpu_s_per_gib", st.perGiB(st.probeSelfCPU))]
             let total = st.cpu.reduce(0) { $0 + $1.1 }
             d += [("path_cpu_total_s_per_gib", st.perGiB(total)), ("path_cpu_cores_busy", total / st.wallSeconds)]
         }
