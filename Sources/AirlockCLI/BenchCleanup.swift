@@ -14,15 +14,21 @@ import Synchronization
 final class BenchCleanup: Sendable {
     static let shared = BenchCleanup()
 
-    /// Prefix of every namespace and link the bench makes itself (the relay's hub prefix,
-    /// `BenchPath.hubPrefix`, is a different one and swept by the relay).
-    static let prefix = "abenchn"
+    /// Start of every namespace the bench makes itself; the relay's hub prefix is `hubStem`.
+    static let stem = "abenchn-"
+    static let hubStem = "abn"
+    /// This run's namespaces: `abenchn-PID-…`, so two runs on one machine (a developer's and a
+    /// test suite's) never touch each other's, and a sweep can tell a dead run's from a live one.
+    static let prefix = "\(stem)\(getpid())"
+    /// This run's hub prefix (a-z, 0-9, at most 8): `abn` and the pid in base 36.
+    static let hubPrefix = hubStem + String(getpid(), radix: 36)
 
     private struct State {
         var pids: [pid_t] = []
         var namespaces: [String] = []
         var directories: [String] = []
         var armed = false
+        var interrupted = false
     }
     private let state = Mutex(State())
     nonisolated(unsafe) private static var signalPipe: [Int32] = [-1, -1]
@@ -32,6 +38,13 @@ final class BenchCleanup: Sendable {
     func add(namespace: String) { state.withLock { $0.namespaces.append(namespace) } }
     func remove(namespace: String) { state.withLock { $0.namespaces.removeAll { $0 == namespace } } }
     func add(directory: String) { state.withLock { $0.directories.append(directory) } }
+
+    /// After SIGINT/SIGTERM, while the watcher undoes everything: a phase failing because its
+    /// children went away must not end the process before the watcher has finished.
+    func waitIfInterrupted() {
+        guard state.withLock({ $0.interrupted }) else { return }
+        while true { pause() }
+    }
 
     /// Installs the SIGINT/SIGTERM handlers and the watcher thread (once).
     func arm() {
@@ -44,6 +57,7 @@ final class BenchCleanup: Sendable {
         _ = try? BenchThread(name: "bench-signals") { [self] in
             var byte: UInt8 = 0
             while read(readFD, &byte, 1) < 0 && errno == EINTR {}
+            state.withLock { $0.interrupted = true }
             CLI.printErr("bench: interrupted; stopping children and removing namespaces")
             undoAll()
             _exit(130)
@@ -79,8 +93,22 @@ final class BenchCleanup: Sendable {
         for dir in s.directories { BenchTempDir.remove(dir) }
     }
 
-    /// Deletes namespaces a killed earlier run left (names starting with `prefix`).
+    /// Deletes the namespaces that runs killed earlier left: the bench's own (`abenchn-PID-…`)
+    /// and their relays' hubs and agents (`abnPID36-…`), when that PID is no longer alive.
     static func sweep() -> [String] {
-        (try? NetworkNamespace.sweep(prefix: prefix + "-")) ?? []
+        var deleted: [String] = []
+        for name in (try? NetworkNamespace.list(prefix: "")) ?? [] {
+            let pid: pid_t?
+            if name.hasPrefix(stem) {
+                pid = pid_t(name.dropFirst(stem.count).prefix { $0.isNumber })
+            } else if name.hasPrefix(hubStem), let dash = name.firstIndex(of: "-"),
+                      name[dash...] == "-hub" || name[dash...].hasPrefix("-bench") {
+                // The relay's hub and its agents (the path's policy has one agent, `bench`).
+                pid = pid_t(name[name.index(name.startIndex, offsetBy: hubStem.count)..<dash], radix: 36)
+            } else { continue }
+            guard let pid, pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            if (try? NetworkNamespace.delete(name: name)) != nil { deleted.append(name) }
+        }
+        return deleted
     }
 }

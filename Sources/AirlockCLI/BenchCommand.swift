@@ -105,7 +105,11 @@ enum BenchCommand: Command {
         }
         s.json = try a.value("json")
 
-        let report = try BenchRun(s).measure()
+        let report: BenchReport
+        do { report = try BenchRun(s).measure() } catch {
+            BenchCleanup.shared.waitIfInterrupted()
+            throw error
+        }
         Output.out(report.table())
         if let path = s.json {
             do { try BenchRelay.writeFile(path, report.json()) } catch { throw CommandFailure("\(error); check --json \(path)") }

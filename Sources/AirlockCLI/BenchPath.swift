@@ -12,7 +12,7 @@ import AirlockPolicy
 ///     agent program ──lo──▶ shim ══veth══▶ relay ══lo══▶ airlock expose ──lo──▶ sink / echo
 ///     (airlock bench --probe, in an agent namespace)      (child processes)     (this process)
 ///
-/// * the relay: a child `airlock relay` with its hub (prefix `abench`, root only) and control
+/// * the relay: a child `airlock relay` with its hub (prefix `BenchCleanup.hubPrefix`, root only) and control
 ///   socket, and a policy with one agent, two services (`sink`, `echo`) and one plain peer
 ///   (`bench-client`, the in-process client of the new-circuit latency phase);
 /// * two service peers: child `airlock expose` processes, `sink` targeting a blocking sink in
@@ -22,7 +22,6 @@ import AirlockPolicy
 ///
 /// `stop` (or deinit) stops the children; the relay removes its hub and agents on SIGTERM.
 final class BenchPath {
-    static let hubPrefix = "abench"
     static let sinkPort: UInt16 = 7001
     static let echoPort: UInt16 = 7002
 
@@ -65,7 +64,7 @@ final class BenchPath {
                                       client: PeerID(publicKey: clientKey.publicKey))
         relay = try BenchRelay(binary: binary, dir: self.dir, tag: "path", policy: policy,
                                limits: [("max_circuits_per_peer", 8192), ("max_streams_per_connection", 16384)],
-                               hubPrefix: BenchPath.hubPrefix, controlPath: controlPath)
+                               hubPrefix: BenchCleanup.hubPrefix, controlPath: controlPath)
         sinkService = try BenchPath.expose("sink", key: sinkKey, target: "127.0.0.1:\(sinkPort)", binary: binary, dir: self.dir, relay: relay)
         echoService = try BenchPath.expose("echo", key: echoKey, target: "\(echoAddress)", binary: binary, dir: self.dir, relay: relay)
     }

@@ -72,7 +72,8 @@ final class BenchRun {
                           ("load_average", BenchRun.loadAverage())]
         report.parameters = [("bytes", "\(s.bytes)"), ("py_bytes", "\(s.pyBytes)"), ("latency", "\(s.latency)"), ("scale", "\(s.scale)"),
                              ("circuits", "\(s.circuits)"), ("connections", "\(s.connections)"), ("quick", s.quick ? "true" : "false"),
-                             ("phases", BenchCommand.phases.filter { s.phases.contains($0) }.joined(separator: ","))]
+                             ("phases", BenchCommand.phases.filter { s.phases.contains($0) }.joined(separator: ",")),
+                             ("namespace_prefix", BenchCleanup.prefix), ("hub_prefix", BenchCleanup.hubPrefix)]
         let mib = BenchCommand.mib(s.bytes)
 
         if s.phases.contains("ceiling") {

@@ -6,7 +6,7 @@ import AirlockNet
 /// The other peer baseline: the same kind of transfer from a namespace whose only network is
 /// slirp4netns (user-mode TCP/IP, as rootless containers use) to a receiver on this host's
 /// 127.0.0.1, reached through slirp's host-loopback address (the `.2` of its network, 10.0.2.2
-/// by default). The namespace is `abenchn-slirp`; slirp4netns is a child that ends when its
+/// by default). The namespace is `abenchn-PID-slirp`; slirp4netns is a child that ends when its
 /// exit pipe closes. Outbound connections it makes are bound to 127.0.0.1 and its DNS is off, so
 /// nothing but the host's loopback is reachable through it.
 enum BenchSlirp {

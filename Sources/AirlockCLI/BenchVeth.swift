@@ -4,14 +4,15 @@ import Glibc
 import AirlockNet
 
 /// The ceiling for the agent's hop: raw TCP over a veth between two namespaces the bench makes
-/// with the product's own code (`AirlockNet`, libnl), as the hub links an agent: `abenchn-a`
-/// holds `abenchn0` (169.254.254.254/31), `abenchn-b` its peer `abenchn1` (169.254.254.255/31),
+/// with the product's own code (`AirlockNet`, libnl), as the hub links an agent: `abenchn-PID-a`
+/// holds `abenchv0` (169.254.254.254/31), `abenchn-PID-b` its peer `abenchv1` (169.254.254.255/31),
 /// link-local addresses that lead nowhere else. A sender in one and a receiver in the other move
 /// the pattern; their CPU time per GiB is one veth hop. Both namespaces (and so the veth) are
 /// deleted afterwards, on failure too; SIGINT goes through `BenchCleanup`.
 enum BenchVeth {
     static let namespaces = ["\(BenchCleanup.prefix)-a", "\(BenchCleanup.prefix)-b"]
-    static let links = ["\(BenchCleanup.prefix)0", "\(BenchCleanup.prefix)1"]
+    /// Inside the bench's own two namespaces only, so fixed names cannot collide.
+    static let links = ["abenchv0", "abenchv1"]
 
     static func measure(bytes: Int) throws -> BenchSendReceive.Measurement {
         let pair = LinkLocalPair(index: LinkLocalPair.capacity - 1)!

@@ -54,8 +54,9 @@ import Testing
         #expect(parameters["bytes"] == "\(32 << 20)")
         #expect(parameters["circuits"] == "50")
         // It cleaned up: no namespace of its own or of its relay's hub is left.
+        let mine = try #require(parameters["namespace_prefix"]), hub = try #require(parameters["hub_prefix"])
         let left = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
-        #expect(!left.contains { $0.hasPrefix("abenchn-") || $0.hasPrefix("abench-") }, "left: \(left)")
+        #expect(!left.contains { $0.hasPrefix(mine + "-") || $0.hasPrefix(hub + "-") }, "left: \(left)")
     }
 
     @Test func usageErrors() throws {
