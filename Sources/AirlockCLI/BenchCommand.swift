@@ -36,7 +36,7 @@ enum BenchCommand: Command {
         much. Traffic goes only to 127.0.0.1 and to namespaces the bench makes; everything it
         starts or makes is removed at the end, on failure and on SIGINT too.
 
-        Prints a table on stdout and progress on stderr. Takes a few minutes; --quick a few
+        Prints a table on stdout and progress on stderr. Takes under a minute; --quick a few
         seconds. Run it on a release build (`swift build -c release`) and as root: debug builds
         are many times slower, and without root the path, scale, veth and slirp phases are
         skipped (under CI=true a skip is a failure).
