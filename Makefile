@@ -3,7 +3,8 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 VENV := .venv
-APT_PACKAGES := libsodium-dev libnl-3-dev libnl-route-3-dev pkg-config python3-venv gcc libgmp-dev iproute2 curl
+# slirp4netns: the bench's user-mode networking baseline (and its smoke test in `make test`).
+APT_PACKAGES := libsodium-dev libnl-3-dev libnl-route-3-dev pkg-config python3-venv gcc libgmp-dev iproute2 curl slirp4netns
 
 .PHONY: deps apt users venv build test demo bench clean
 
@@ -58,6 +59,12 @@ demo: apt users
 	@echo "building airlock (the first build takes a few minutes)"
 	@$(SWIFT) build --quiet
 	@bash Relay/demo.sh
+
+# The benchmark (docs/performance.md): a release build, every phase, as root. A few minutes;
+# writes bench.json beside the table.
+bench: deps
+	$(SWIFT) build -c release
+	AIRLOCK_VENV=$(CURDIR)/$(VENV) .build/release/airlock bench --json bench.json
 
 clean:
 	rm -rf .build $(VENV)

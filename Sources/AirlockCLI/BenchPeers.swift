@@ -13,6 +13,10 @@ import AirlockWire
 final class BenchPeers {
     /// The protocol of the transfer stream: the client sends, the service checks and discards.
     static let transferProtocol = "/airlock/bench/transfer/1.0.0"
+    /// The protocol of the circuits' little data: the service echoes what comes in.
+    static let echoProtocol = "/airlock/bench/echo/1.0.0"
+    /// Bytes each circuit of the memory phase moves (there and back) before it idles.
+    static let echoSize = 64
     /// Seconds for a CONNECT (or a dial) and its handshake, generous for debug builds.
     static let connectTimeout = 60.0
 
@@ -27,6 +31,8 @@ final class BenchPeers {
     /// Everything opened, kept so it stays open (idle) until `shutdown`.
     private(set) var circuits: [Libp2pConnection] = []
     private(set) var plain: [Libp2pConnection] = []
+    /// The echo streams of the circuits, kept open (idle) like the circuits.
+    private var echoStreams: [Libp2pStream] = []
     private var sink: BenchSink?
     private var pump: BenchPump?
 
@@ -48,6 +54,12 @@ final class BenchPeers {
         dialer.timing.connectTimeout = BenchPeers.connectTimeout
         stops = StopHandler(host: service, logger: .silent)
         stops.install()
+        service.handle(BenchPeers.echoProtocol) { s in
+            s.onData = { [unowned s] raw in
+                s.send(Array(raw.bindMemory(to: UInt8.self)))
+                s.consume(raw.count)
+            }
+        }
         service.handle(BenchPeers.transferProtocol) { [unowned self] s in
             guard let sink = self.sink, sink.stream == nil else { s.reset(); return }
             sink.attach(s)
@@ -83,9 +95,35 @@ final class BenchPeers {
     }
 
     /// Opens `count` more circuits, at most `window` at a time (the relay processes a bounded
-    /// number of hop streams per connection at once).
+    /// number of hop streams per connection at once); each moves `echoSize` bytes there and
+    /// back on a stream it keeps open.
     func openCircuits(_ count: Int, window: Int, _ done: @escaping (Result<Void, CommandFailure>) -> Void) {
-        BenchPeers.paced(count, window: window, done) { [unowned self] one in self.openCircuit { one($0.map { _ in () }) } }
+        BenchPeers.paced(count, window: window, done) { [unowned self] one in
+            self.openCircuit { r in
+                switch r {
+                case .failure(let e): one(.failure(e))
+                case .success(let c): self.echo(on: c, one)
+                }
+            }
+        }
+    }
+
+    /// One echo stream on `c`: `echoSize` bytes out, the same back.
+    private func echo(on c: Libp2pConnection, _ done: @escaping (Result<Void, CommandFailure>) -> Void) {
+        c.openStream(BenchPeers.echoProtocol) { [unowned self] r in
+            switch r {
+            case .failure(let e): done(.failure(CommandFailure("bench: cannot open an echo stream: \(e)")))
+            case .success(let s):
+                self.echoStreams.append(s)
+                var got = 0
+                s.onData = { [unowned s] raw in
+                    s.consume(raw.count)
+                    got += raw.count
+                    if got == BenchPeers.echoSize { done(.success(())) }
+                }
+                s.send([UInt8](repeating: 0x65, count: BenchPeers.echoSize))
+            }
+        }
     }
 
     /// Opens `count` plain connections (Noise and yamux, no streams) from the client to the relay.
@@ -143,6 +181,7 @@ final class BenchPeers {
         client.shutdown()
         circuits.removeAll()
         plain.removeAll()
+        echoStreams.removeAll()
     }
 
     /// Runs `one` `count` times, `window` at a time; `done` after all succeeded or the first failure.

@@ -14,84 +14,62 @@ import AirlockIO
 /// The policy lists the bench's service peer (which reserves) and client peer, with one rule
 /// between them; `limits` widen the relay's caps so every circuit and connection of the run fits.
 final class BenchRelay {
-    let pid: pid_t
+    let child: BenchChild
     let address: SocketAddress
     let peerID: PeerID
-    let logPath: String
-    private var stdoutFD: Int32
-    private var running = true
+    var pid: pid_t { child.pid }
+    var logPath: String { child.logPath }
+    /// The multiaddr services and clients are given, `/ip4/127.0.0.1/tcp/PORT/p2p/ID`.
+    let multiaddr: String
 
-    /// Seconds the child has to print its `listening` line.
+    /// Seconds the child has to print its `listening` line (a hub takes a moment to build).
     static let startTimeout = 20.0
 
     /// Writes key, policy and config into `dir` (names suffixed with `tag`) and starts the relay.
-    init(binary: String, dir: String, tag: String, service: PeerID, client: PeerID, limits: [(String, Int)]) throws {
+    /// With `hubPrefix` the relay builds its hub namespace and serves its control socket at
+    /// `controlPath` (root only); otherwise it has no hub.
+    convenience init(binary: String, dir: String, tag: String, service: PeerID, client: PeerID, limits: [(String, Int)]) throws {
+        try self.init(binary: binary, dir: dir, tag: tag, policy: BenchRelay.policy(service: service, client: client), limits: limits)
+    }
+
+    init(binary: String, dir: String, tag: String, policy: String, limits: [(String, Int)], hubPrefix: String? = nil,
+         controlPath: String? = nil, logLevel: String = "warn") throws {
         let key = Ed25519PrivateKey()
         peerID = PeerID(publicKey: key.publicKey)
         let keyPath = "\(dir)/relay-\(tag).key", policyPath = "\(dir)/policy-\(tag).json"
         let configPath = "\(dir)/relay-\(tag).json"
-        logPath = "\(dir)/relay-\(tag).log"
         do { try KeyFile.write(key, to: keyPath) } catch { throw CommandFailure("bench: cannot write \(keyPath): \(error.message)") }
-        try BenchRelay.writeFile(policyPath, BenchRelay.policy(service: service, client: client))
+        try BenchRelay.writeFile(policyPath, policy)
         let limitText = limits.map { "    \(JSONNode.quoted($0.0)): \($0.1)" }.joined(separator: ",\n")
+        let hub = hubPrefix.map { "{ \"enabled\": true, \"namespace_prefix\": \(JSONNode.quoted($0)) }" } ?? "{ \"enabled\": false }"
         try BenchRelay.writeFile(configPath, """
             {
               "version": 1,
               "listen": ["127.0.0.1:\(try BenchRelay.freePort())"],
               "key": \(JSONNode.quoted(keyPath)),
               "policy": \(JSONNode.quoted(policyPath)),
-              "hub": { "enabled": false },
-              "control_socket": \(JSONNode.quoted("\(dir)/control-\(tag).sock")),
-              "log_level": "warn",
+              "hub": \(hub),
+              "control_socket": \(JSONNode.quoted(controlPath ?? "\(dir)/control-\(tag).sock")),
+              "log_level": \(JSONNode.quoted(logLevel)),
               "limits": {
             \(limitText)
               }
             }
 
             """)
-
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw CommandFailure("bench: pipe: \(Output.errnoText())") }
-        // Close-on-exec, so later relays do not inherit this one's pipe (dup2 clears it on fd 1).
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        let logFD = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard logFD >= 0 else {
-            close(fds[0]); close(fds[1])
-            throw CommandFailure("bench: cannot create \(logPath): \(Output.errnoText())")
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, logFD, 2)
-        let args = [binary, "relay", "--config", configPath]
-        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var child = pid_t()
-        let rc = posix_spawn(&child, binary, &actions, nil, &argv, environ)
-        close(fds[1])
-        close(logFD)
-        guard rc == 0 else {
-            close(fds[0])
-            throw CommandFailure("bench: cannot start \(binary) relay: \(String(cString: strerror(rc)))")
-        }
-        pid = child
-        stdoutFD = fds[0]
+        child = try BenchChild(name: "relay (\(tag))", argv: [binary, "relay", "--config", configPath], logPath: "\(dir)/relay-\(tag).log")
         do {
-            let line = try BenchRelay.readLine(stdoutFD, timeout: BenchRelay.startTimeout)
+            let line = try child.readLine(timeout: BenchRelay.startTimeout, "listening line")
             // `listening /ip4/127.0.0.1/tcp/PORT/p2p/ID`
             let parts = line.split(separator: "/")
             guard line.hasPrefix("listening "), parts.count >= 6, let port = UInt16(parts[4]), parts.last.map(String.init) == peerID.description else {
-                throw CommandFailure("bench: unexpected first line from the relay: \(line)")
+                throw child.failure("printed an unexpected first line: \(line)")
             }
             address = .loopbackV4(port: port)
+            multiaddr = String(line.dropFirst("listening ".count))
         } catch {
-            kill(child, SIGKILL)
-            var status: Int32 = 0
-            waitpid(child, &status, 0)
-            close(fds[0])
-            throw CommandFailure("\(error)\n\(BenchRelay.tail(logPath))")
+            child.stop(signal: SIGKILL)
+            throw error
         }
     }
 
@@ -99,30 +77,19 @@ final class BenchRelay {
 
     /// CPU time the relay used so far.
     func cpu() throws -> BenchProbe.CPU {
-        guard let c = BenchProbe.processCPU(pid) else { throw CommandFailure("bench: the relay (pid \(pid)) is gone\n\(BenchRelay.tail(logPath))") }
+        guard let c = BenchProbe.processCPU(pid) else { throw child.failure("(pid \(pid)) is gone") }
         return c
     }
 
     /// The relay's resident memory in KiB.
     func residentKiB() throws -> Int {
-        guard let k = BenchProbe.residentKiB(pid) else { throw CommandFailure("bench: the relay (pid \(pid)) is gone\n\(BenchRelay.tail(logPath))") }
+        guard let k = BenchProbe.residentKiB(pid) else { throw child.failure("(pid \(pid)) is gone") }
         return k
     }
 
-    /// SIGTERM, then SIGKILL if it has not exited within 3 s; reaps it.
-    func stop() {
-        guard running else { return }
-        running = false
-        kill(pid, SIGTERM)
-        var status: Int32 = 0
-        for _ in 0..<300 {
-            if waitpid(pid, &status, WNOHANG) == pid { close(stdoutFD); return }
-            usleep(10_000)
-        }
-        kill(pid, SIGKILL)
-        waitpid(pid, &status, 0)
-        close(stdoutFD)
-    }
+    /// SIGTERM (a hub relay then removes its namespaces), then SIGKILL if it has not exited
+    /// within 5 s; reaps it.
+    func stop() { child.stop() }
 
     /// A loopback port that is free now. A config file may not ask for port 0, so the bench
     /// asks the kernel for one and hands it over; the relay's `listening` line confirms it.
@@ -157,29 +124,6 @@ final class BenchRelay {
         close(fd)
     }
 
-    /// One line from `fd`, waiting at most `timeout` seconds in all.
-    private static func readLine(_ fd: Int32, timeout: Double) throws -> String {
-        var line: [UInt8] = []
-        let deadline = BenchProbe.wallSeconds() + timeout
-        var byte: UInt8 = 0
-        while true {
-            let left = deadline - BenchProbe.wallSeconds()
-            guard left > 0 else { throw CommandFailure("bench: the relay printed no listening line within \(timeout) s") }
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&p, 1, Int32(left * 1000) + 1)
-            if ready < 0 && errno == EINTR { continue }
-            guard ready > 0 else { continue }
-            let n = read(fd, &byte, 1)
-            if n < 0 && errno == EINTR { continue }
-            guard n == 1 else { throw CommandFailure("bench: the relay exited before it was listening") }
-            if byte == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
-            line.append(byte)
-        }
-    }
-
     /// The last lines of the relay's log, for an error message.
-    static func tail(_ path: String) -> String {
-        let lines = (BenchProbe.readText(path) ?? "").split(separator: "\n").suffix(10)
-        return lines.isEmpty ? "(the relay log \(path) is empty)" : "relay log \(path):\n" + lines.joined(separator: "\n")
-    }
+    static func tail(_ path: String) -> String { BenchChild.tail(path, "relay") }
 }

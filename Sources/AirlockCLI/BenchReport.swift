@@ -5,8 +5,8 @@ struct BenchReport {
     static let gib = 1024.0 * 1024 * 1024
 
     /// One measured figure. With a `baseline` (same unit), `ratio` is value ÷ baseline and
-    /// `maxRatio` the target; without one, `maxValue` is an absolute target. Higher is better
-    /// only for rates, which carry no target.
+    /// `maxRatio` or `minRatio` the target; without one, `maxValue` (strictly under) is an
+    /// absolute target. A missed target says by how much (`missedBy`).
     struct Figure {
         let key: String
         let label: String
@@ -15,17 +15,29 @@ struct BenchReport {
         var baseline: Double? = nil
         var baselineLabel: String? = nil
         var maxRatio: Double? = nil
+        var minRatio: Double? = nil
         var maxValue: Double? = nil
 
         var ratio: Double? { baseline.map { value / $0 } }
         var target: String? {
             if let r = maxRatio { return "≤ \(BenchReport.format(r))× \(baselineLabel ?? "baseline")" }
-            if let v = maxValue { return "≤ \(BenchReport.format(v)) \(unit)" }
+            if let r = minRatio { return "≥ \(BenchReport.format(r))× \(baselineLabel ?? "baseline")" }
+            if let v = maxValue { return "< \(BenchReport.format(v)) \(unit)" }
             return nil
         }
         var met: Bool? {
             if let r = maxRatio, let ratio { return ratio <= r }
-            if let v = maxValue { return value <= v }
+            if let r = minRatio, let ratio { return ratio >= r }
+            if let v = maxValue { return value < v }
+            return nil
+        }
+        /// How far a missed target is, as the factor the figure must improve by less one
+        /// (0.25: 25 % too slow or too big); nil when met or without a target.
+        var missedBy: Double? {
+            guard met == false else { return nil }
+            if let r = maxRatio, let ratio { return ratio / r - 1 }
+            if let r = minRatio, let ratio { return r / ratio - 1 }
+            if let v = maxValue { return value / v - 1 }
             return nil
         }
     }
@@ -35,6 +47,8 @@ struct BenchReport {
     var details: [(String, Double)] = []
     var parameters: [(String, String)] = []
     var machine: [(String, String)] = []
+    /// Phases that did not run, and why.
+    var skipped: [(String, String)] = []
 
     mutating func add(_ f: Figure) { figures.append(f) }
 
@@ -46,9 +60,11 @@ struct BenchReport {
                    f.baseline.map { "\(BenchReport.format($0)) \(f.unit)" } ?? "-",
                    f.ratio.map { "\(BenchReport.format($0))×" } ?? "-",
                    f.target ?? "-",
-                   f.met.map { $0 ? "yes" : "NO" } ?? "-"])
+                   f.met.map { $0 ? "yes" : "NO, missed by \(BenchReport.percent(f.missedBy ?? 0))" } ?? "-"])
         }
-        return t.render()
+        var out = t.render()
+        for (phase, why) in skipped { out += "\nskipped: \(phase): \(why)" }
+        return out
     }
 
     /// The same figures as a JSON object: `machine`, `parameters`, `figures` by key (value, unit,
@@ -71,14 +87,18 @@ struct BenchReport {
                 ("ratio", number(f.ratio)),
                 ("target", f.target.map { JSONNode.quoted($0) } ?? "null"),
                 ("met", f.met.map { $0 ? "true" : "false" } ?? "null"),
+                ("missed_by", number(f.missedBy)),
             ]
             return "    \(JSONNode.quoted(f.key)): { " + members.map { "\(JSONNode.quoted($0.0)): \($0.1)" }.joined(separator: ", ") + " }"
         }.joined(separator: ",\n")
-        out += "\n  },\n  \"details\": {\n"
+        out += "\n  },\n  \"skipped\": \(strings(skipped)),\n  \"details\": {\n"
         out += details.map { "    \(JSONNode.quoted($0.0)): \(number($0.1))" }.joined(separator: ",\n")
         out += "\n  }\n}\n"
         return out
     }
+
+    /// `0.25` as `25 %`, `3.2` as `320 %`.
+    static func percent(_ d: Double) -> String { "\(format(d * 100)) %" }
 
     /// Three significant digits, plain notation.
     static func format(_ d: Double) -> String {
