@@ -64,6 +64,11 @@ extension AgentManager {
             ControlProtocol.Status.Refusal(time: $0.time, kind: $0.kind, source: "\($0.source)", sourceName: $0.sourceName,
                                            target: $0.target.map { "\($0)" }, targetName: $0.targetName, status: $0.status, reason: $0.reason)
         }
+        let exits = (exit?.status ?? []).filter { ownPeer($0.info.source) }.map { c in
+            ControlProtocol.Status.Exit(source: "\(c.info.source)", sourceName: name(c.info.source), target: "\(c.info.host):\(c.info.port)",
+                                        address: "\(c.info.address)", bytesUp: c.bytesOut, bytesDown: c.bytesIn,
+                                        seconds: Double(c.info.opened.nanoseconds(until: .now())) / 1e9)
+        }
         let counters = all ? Dictionary(server.counters.named.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }) : [:]
         let body = ControlProtocol.Status.fitting { cap in
             ControlProtocol.Status(
@@ -73,9 +78,9 @@ extension AgentManager {
                     .init(source: "\($0.source)", sourceName: name($0.source), target: "\($0.target)", targetName: name($0.target),
                           bytesUp: $0.bytesUp, bytesDown: $0.bytesDown, seconds: $0.age)
                 },
-                refusals: Array(refusals.suffix(cap)),
+                refusals: Array(refusals.suffix(cap)), exits: Array(exits.prefix(cap)),
                 agentsTotal: agents.count, reservationsTotal: reservations.count, circuitsTotal: circuits.count,
-                refusalsTotal: refusals.count, counters: counters)
+                refusalsTotal: refusals.count, exitsTotal: exits.count, counters: counters)
         }
         reply(caller, "status", body)
     }

@@ -45,6 +45,9 @@ public final class AgentManager {
     /// Re-reads `policyPath` and applies it (the relay's SIGHUP path): the outcome, or every
     /// problem of a file that does not validate (the last good policy then stays).
     public var reloadPolicy: (() -> Result<RelayServer.ReloadOutcome, PolicyError>)?
+    /// The relay's own exit, when it runs one (`airlock relay --exit`): its open connections
+    /// appear in `status`.
+    public weak var exit: ExitService?
 
     var control: ControlServer?
     var runs: [String: Run] = [:]

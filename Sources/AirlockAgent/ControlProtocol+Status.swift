@@ -77,6 +77,23 @@ extension ControlProtocol {
             }
         }
 
+        /// One connection the relay's own exit holds open for a source.
+        public struct Exit: Codable, Sendable, Equatable {
+            public var source: String
+            public var sourceName: String?
+            /// The `host:port` asked for, and the address connected to.
+            public var target: String
+            public var address: String
+            /// Bytes source → destination (`bytesUp`) and back.
+            public var bytesUp: UInt64
+            public var bytesDown: UInt64
+            public var seconds: Double
+            public init(source: String, sourceName: String?, target: String, address: String, bytesUp: UInt64, bytesDown: UInt64, seconds: Double) {
+                self.source = source; self.sourceName = sourceName; self.target = target; self.address = address
+                self.bytesUp = bytesUp; self.bytesDown = bytesDown; self.seconds = seconds
+            }
+        }
+
         public struct Refusal: Codable, Sendable, Equatable {
             /// Unix seconds.
             public var time: Double
@@ -102,18 +119,22 @@ extension ControlProtocol {
         public var reservations: [Reservation]
         public var circuits: [Circuit]
         public var refusals: [Refusal]
+        /// The relay exit's open connections, oldest first (empty without `--exit`).
+        public var exits: [Exit]
         public var agentsTotal: Int
         public var reservationsTotal: Int
         public var circuitsTotal: Int
         public var refusalsTotal: Int
+        public var exitsTotal: Int
         /// Every relay counter by its stable name (Relay/README.md, "Counters"); root only,
         /// empty for anyone else.
         public var counters: [String: UInt64]
 
         public init(relay: String, policy: String, time: Double, agents: [Agent], reservations: [Reservation], circuits: [Circuit],
-                    refusals: [Refusal], agentsTotal: Int, reservationsTotal: Int, circuitsTotal: Int, refusalsTotal: Int,
-                    counters: [String: UInt64] = [:]) {
+                    refusals: [Refusal], exits: [Exit] = [], agentsTotal: Int, reservationsTotal: Int, circuitsTotal: Int, refusalsTotal: Int,
+                    exitsTotal: Int = 0, counters: [String: UInt64] = [:]) {
             self.counters = counters
+            self.exits = exits; self.exitsTotal = exitsTotal
             self.relay = relay; self.policy = policy; self.time = time
             self.agents = agents; self.reservations = reservations; self.circuits = circuits; self.refusals = refusals
             self.agentsTotal = agentsTotal; self.reservationsTotal = reservationsTotal

@@ -100,6 +100,21 @@ public final class ExitService {
     /// What is bridged now, oldest first.
     public var connections: [OpenConnection] { open.values.map(\.info).sorted { $0.opened < $1.opened } }
 
+    /// One open connection with the bytes it moved so far: to the destination (`bytesOut`)
+    /// and back (`bytesIn`).
+    public struct ConnectionStatus: Sendable {
+        public let info: OpenConnection
+        public let bytesOut: UInt64
+        public let bytesIn: UInt64
+    }
+
+    /// `connections` with their bytes, for `airlock status`.
+    public var status: [ConnectionStatus] {
+        open.values.sorted { $0.info.opened < $1.info.opened }.map {
+            ConnectionStatus(info: $0.info, bytesOut: $0.bridge.bytesToTCP, bytesIn: $0.bridge.bytesToStream)
+        }
+    }
+
     /// Serves `/airlock/exit/1.0.0` on the host. Call once, on the loop.
     public func start() {
         guard !running else { return }

@@ -128,6 +128,7 @@ enum RelayCommand: Command {
         let policyPath = file.policy
         let agents = file.hub.enabled ? try startAgents(file, host: host, server: server, logger: logger) : nil
         agents?.policyPath = policyPath
+        agents?.exit = exit
         agents?.reloadPolicy = { reload(server, path: policyPath) }
 
         let watcher: SignalWatcher

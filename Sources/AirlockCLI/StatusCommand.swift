@@ -15,8 +15,10 @@ enum StatusCommand: Command {
         Asks the running relay for what it holds now and prints four tables: agents (runs and
         attachments, with their address, age and open circuits), reservations (with the time
         left until each expires), circuits (bytes each way and age) and the most recent
-        refusals (newest last, with their reason: docs/policy.md, "Decisions"); for root also
-        the relay's non-zero counters (Relay/README.md, "Counters"; --json has all of them).
+        refusals, exit requests included (newest last, with their reason: docs/policy.md,
+        "Decisions"); with the relay's own exit also its open connections (target, address,
+        bytes, age); for root also the relay's non-zero counters (Relay/README.md, "Counters";
+        --json has all of them).
 
         Root sees everything. A member of group airlock sees its own agents (the policy's
         `uid` is theirs), their circuits and refusals, and the reservations of the targets its
@@ -82,6 +84,13 @@ enum StatusCommand: Command {
                           r.targetName ?? r.target.map(short) ?? "-", r.status, r.reason])
         }
         section("recent refusals", s.refusals.count, s.refusalsTotal, refusals)
+        if s.exitsTotal > 0 {
+            var exits = TextTable(["FROM", "TARGET", "ADDRESS", "UP", "DOWN", "AGE"])
+            for e in s.exits {
+                exits.add([e.sourceName ?? short(e.source), e.target, e.address, bytes(e.bytesUp), bytes(e.bytesDown), duration(e.seconds)])
+            }
+            section("exit connections", s.exits.count, s.exitsTotal, exits)
+        }
         // Counters (root only): the non-zero ones, so a cap being hit stands out.
         let nonZero = s.counters.filter { $0.value != 0 }.sorted { $0.key < $1.key }
         if !s.counters.isEmpty {

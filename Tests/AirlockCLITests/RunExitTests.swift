@@ -96,6 +96,46 @@ struct RunExitTests {
         #expect(after.stdout.lowercased().contains("x-airlock-reason: unknown-service"), "\(after.stdout) \(after.stderr)")
     }
 
+    /// `airlock status` lists the relay exit's open connections and its refusals.
+    @Test func statusShowsExitConnectionsAndRefusals() async throws {
+        // A listener that never accepts: the kernel completes connections into its backlog, so
+        // the exit's connection stays open while nothing is ever answered.
+        let hold = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { close(hold) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(hold, $0, len) == 0 && listen(hold, 8) == 0 && getsockname(hold, $0, &len) == 0 }
+        }
+        try #require(bound)
+        let holdPort = UInt16(bigEndian: addr.sin_port)
+        let rig = try await AgentRig(agents: { rig in
+            """
+            { "agents": { "tester": { "uid": 0 } }, "exits": { "out": { "peer": "relay" } },
+              "rules": [ { "from": "tester", "to": "out", "destinations": ["hold.test:\(holdPort)", "127.0.0.1:\(holdPort)"] } ] }
+            """
+        }, relayExtra: ["--exit", "--hosts", "hosts", "--no-system-dns"], files: ["hosts": "127.0.0.1 hold.test\n"])
+        defer { rig.finish() }
+        let script = """
+            curl -s -m 5 -o /dev/null http://nowhere.test/
+            sleep 60 | curl -s --socks5-hostname 127.0.0.1:1080 --noproxy '' telnet://hold.test:\(holdPort) &
+            echo READY; sleep 60
+            """
+        let run = try rig.startRun(["--", "sh", "-c", script])
+        defer { run.kill() }
+        _ = try await run.nextLine(timeout: 60, "READY") { $0 == "READY" }
+        #expect(try await AgentRig.eventually(timeout: 15) { rig.relayLines("exit_connected", "target=hold.test:\(holdPort)").count == 1 })
+
+        let table = try await rig.airlockCommand(["status", "--control", rig.control])
+        #expect(table.status == 0, "\(table.stderr)")
+        let lines = table.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("exit connections (1)"), "\(table.stdout)")
+        #expect(lines.contains { $0.wholeMatch(of: /\ \ tester +hold\.test:\d+ +127\.0\.0\.1 +\d+ B +\d+ B +\d+s/) != nil }, "\(table.stdout)")
+        #expect(lines.contains { $0.wholeMatch(of: /\ \ \d+s +exit +tester +nowhere\.test:80 +DENIED +no-destination/) != nil }, "\(table.stdout)")
+    }
+
     @Test func exitDenialsCountForKillOnDeny() async throws {
         let rig = try await AgentRig(agents: { Self.agents($0, location: "relay") },
                                      relayExtra: ["--exit", "--hosts", "hosts", "--no-system-dns"], files: ["hosts": Self.hosts])
