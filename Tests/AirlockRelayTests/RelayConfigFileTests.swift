@@ -133,6 +133,7 @@ import AirlockIO
         #expect(c.controlSocket == RelayConfigFile.defaultControlSocket)
         #expect(c.logLevel == .info)
         #expect(c.auditLog == nil)
+        #expect(c.exit == RelayConfigFile.Exit())
         // The example writes every limit out with its default: it must agree with RelayConfig.
         #expect(c.relayConfig == RelayConfig())
         let text = try #require(Self.read(Self.relayDirectory + "/relay.example.json"))
