@@ -92,9 +92,12 @@ final class BenchPath {
         return n.wait(seconds: 10) ?? -1
     }
 
-    /// Starts `airlock run … -- airlock bench --probe ARGS` (stdin and stdout on pipes).
+    /// Starts `airlock run … -- airlock bench --probe ARGS` (stdin and stdout on pipes). The
+    /// binary's directory is granted read-only: a build under /tmp (a checkout there) would
+    /// otherwise be hidden by the sandbox's private /tmp.
     func startAgent(_ probe: [String], tag: String) throws -> BenchChild {
-        let argv = [binary, "run", "--control", controlPath, "--workdir", agentDir,
+        let binaryDir = binary.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let argv = [binary, "run", "--control", controlPath, "--workdir", agentDir, "--ro", binaryDir.isEmpty ? "/" : binaryDir,
                     "--forward", "\(BenchPath.sinkPort)=sink", "--forward", "\(BenchPath.echoPort)=echo",
                     "--", binary, "bench", "--probe"] + probe
         return try BenchChild(name: "agent (\(tag))", argv: argv, logPath: "\(dir)/agent-\(tag).log", stdin: true)
