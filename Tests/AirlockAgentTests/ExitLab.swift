@@ -188,20 +188,11 @@ final class ExitLab: @unchecked Sendable {
 
     func auditLines(_ event: String) -> [String] { auditCapture.lines(event) }
 
-    private func labLogger(_ component: String) -> Logger {
-        let logger = Logger(component: component, minimum: .debug, fd: -1)
-        let logs = self.logs
-        logger.addSink { logs.append($0) }
-        return logger
-    }
+    private func labLogger(_ component: String) -> Logger { LabSupport.logger(component, into: logs) }
 
+    /// Polls `condition` on the loop every 20 ms until it holds; throws after `timeout` seconds.
     func waitUntil(_ what: String, timeout: Double = 10, _ condition: @escaping @Sendable () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
-        while ContinuousClock.now < deadline {
-            if try await onLoop(condition) { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw ShimLabFailure("timed out waiting for: \(what)")
+        try await LabSupport.waitUntil(loop, what, timeout: timeout, condition)
     }
 
     func shutdown() async {
