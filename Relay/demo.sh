@@ -40,17 +40,6 @@ cd "$work"
 web_peer=$("$airlock" key generate --out web.key 2>/dev/null)
 secret_peer=$("$airlock" key generate --out secret.key 2>/dev/null)
 "$airlock" key generate --out relay.key >/dev/null 2>&1
-cat > policy.json <<EOF
-{
-  "version": 1,
-  "agents": { "demo": { "uid": 0, "note": "root runs it; the agent itself runs unprivileged" } },
-  "services": {
-    "web": { "peer": "$web_peer" },
-    "secret": { "peer": "$secret_peer" }
-  },
-  "rules": [ { "from": "demo", "to": "web" } ]
-}
-EOF
 mkdir -p www/web www/secret
 echo "hello from web, through the airlock relay" > www/web/index.html
 echo "the secret page" > www/secret/index.html
@@ -60,8 +49,30 @@ python3 -u -m http.server 0 --bind 127.0.0.1 --directory www/secret > secret-htt
 web_port=$(await web-http.log 'Serving HTTP' | sed -E 's/.* port ([0-9]+).*/\1/')
 secret_port=$(await secret-http.log 'Serving HTTP' | sed -E 's/.* port ([0-9]+).*/\1/')
 
+# The relay is also the agent's exit to outside names. Its names come from a hosts file only
+# (system DNS off): pages.example.test is the web page's address, internal.example.test another
+# loopback address that no rule names.
+printf '127.0.0.1 pages.example.test\n127.0.0.2 internal.example.test\n' > hosts
+cat > policy.json <<EOF
+{
+  "version": 1,
+  "agents": { "demo": { "uid": 0, "note": "root runs it; the agent itself runs unprivileged" } },
+  "services": {
+    "web": { "peer": "$web_peer" },
+    "secret": { "peer": "$secret_peer" }
+  },
+  "exits": { "out": { "peer": "relay" } },
+  "rules": [
+    { "from": "demo", "to": "web" },
+    { "from": "demo", "to": "out",
+      "destinations": ["pages.example.test:$web_port", "127.0.0.1:$web_port", "internal.example.test:$web_port"] }
+  ]
+}
+EOF
+
 "$airlock" relay --listen 127.0.0.1:0 --key relay.key --policy policy.json \
-    --hub-prefix "$prefix" --control "$work/control/control.sock" > relay.out 2> relay.log & pids+=($!)
+    --hub-prefix "$prefix" --control "$work/control/control.sock" \
+    --exit --hosts hosts --no-system-dns > relay.out 2> relay.log & pids+=($!)
 relay=$(await relay.out '^listening ' | awk '{print $2}')
 "$airlock" expose web --target "127.0.0.1:$web_port" --relay "$relay" --key web.key > web.out 2>&1 & pids+=($!)
 "$airlock" expose secret --target "127.0.0.1:$secret_port" --relay "$relay" --key secret.key > secret.out 2>&1 & pids+=($!)
@@ -75,6 +86,7 @@ relay_port=$(sed -E 's#.*/tcp/([0-9]+)/.*#\1#' <<<"$relay")
 echo "  relay    127.0.0.1:$relay_port as ${relay##*/}, hub namespace $prefix-hub"
 echo "  web      page on 127.0.0.1:$web_port, exposed as service web (allowed)"
 echo "  secret   page on 127.0.0.1:$secret_port, exposed as service secret (not in the agent's rules)"
+echo "  exit     the relay, for names: pages.example.test:$web_port allowed (and its address, 127.0.0.1)"
 echo
 
 # 1. The allowed service, by name, through the proxy variables run sets.
@@ -94,17 +106,30 @@ if grep -q ' 403 ' <<<"$status" && [ -n "$reason" ]; then
     check OK "curl http://secret/" "refused: ${status#HTTP/1.1 }, $reason (relay log: reason=$why)"
 else check FAIL "curl http://secret/" "expected 403, got: $out"; fi
 
-# 3. Around the proxy, straight to the host's loopback where both pages listen.
+# 3. Outside names go to the exit: it checks the rule first, then resolves the name itself.
+out=$(run -- curl -fsS -m 10 "http://pages.example.test:$web_port/" 2>&1) || true
+if [ "$out" = "hello from web, through the airlock relay" ]; then check OK "curl http://pages.example.test:$web_port/" "200 through the exit: \"$out\""
+else check FAIL "curl http://pages.example.test:$web_port/" "got: $out"; fi
+out=$(run -- curl -sS -m 10 -i "http://elsewhere.example.test:$web_port/" 2>&1 | tr -d '\r') || true
+reason=$(grep -i '^X-Airlock-Reason:' <<<"$out" || true)
+if grep -q ' 403 ' <<<"$(head -n1 <<<"$out")" && [ -n "$reason" ]; then check OK "curl http://elsewhere.example.test:$web_port/" "refused before any lookup: $reason"
+else check FAIL "curl http://elsewhere.example.test:$web_port/" "expected 403, got: $out"; fi
+out=$(run -- curl -sS -m 10 -i "http://internal.example.test:$web_port/" 2>&1 | tr -d '\r') || true
+reason=$(grep -i '^X-Airlock-Reason:' <<<"$out" || true)
+if grep -qi 'blocked-address' <<<"$reason"; then check OK "curl http://internal.example.test:$web_port/" "refused: it is 127.0.0.2, which no rule names ($reason)"
+else check FAIL "curl http://internal.example.test:$web_port/" "expected blocked-address, got: $out"; fi
+
+# 4. Around the proxy, straight to the host's loopback where both pages listen.
 out=$(run -- curl -sS -m 5 --noproxy '*' "http://127.0.0.1:$web_port/" 2>&1) && rc=0 || rc=$?
 if [ $rc -ne 0 ]; then check OK "curl --noproxy '*' http://127.0.0.1:$web_port/" "refused: $out"
 else check FAIL "curl --noproxy '*' http://127.0.0.1:$web_port/" "reached the host: $out"; fi
 
-# 4. Straight to the hub, on a port the relay does not listen on.
+# 5. Straight to the hub, on a port the relay does not listen on.
 out=$(run -- curl -sS -m 5 --noproxy '*' "http://${hub:-169.254.1.0}:80/" 2>&1) && rc=0 || rc=$?
 if [ $rc -ne 0 ]; then check OK "curl --noproxy '*' http://${hub:-169.254.1.0}:80/" "refused: $out"
 else check FAIL "curl --noproxy '*' http://${hub:-169.254.1.0}:80/" "reached the hub: $out"; fi
 
-# 5. The sandbox around it: the host's files are read-only, /run (host sockets) is empty.
+# 6. The sandbox around it: the host's files are read-only, /run (host sockets) is empty.
 out=$(run -- sh -c 'echo x > /etc/airlock-demo-probe' 2>&1) && rc=0 || rc=$?
 if [ $rc -ne 0 ] && [ ! -e /etc/airlock-demo-probe ]; then check OK "sh -c 'echo x > /etc/airlock-demo-probe'" "refused: ${out##*: }"
 else check FAIL "sh -c 'echo x > /etc/airlock-demo-probe'" "wrote to the host: $out"; rm -f /etc/airlock-demo-probe; fi
@@ -114,8 +139,8 @@ else check FAIL "ls -A /run" "saw: $(tr '\n' ' ' <<<"$out")"; fi
 
 echo
 echo "relay log, decisions (peers shortened):"
-grep -E 'circuit_opened|circuit_refused' relay.log | while read -r _ _ _ event fields; do
-    src=$(sed -nE 's/.*src=([^ ]+).*/\1/p' <<<"$fields"); dst=$(sed -nE 's/.*dst=([^ ]+).*/\1/p' <<<"$fields")
+grep -E 'circuit_opened|circuit_refused|exit_connected|exit_refused' relay.log | while read -r _ _ _ event fields; do
+    src=$(sed -nE 's/.*(src|peer)=([^ ]+).*/\2/p' <<<"$fields"); dst=$(sed -nE 's/.*(dst|target)=([^ ]+).*/\2/p' <<<"$fields")
     name=$dst; [ "$dst" = "$web_peer" ] && name=web; [ "$dst" = "$secret_peer" ] && name=secret
     why=$(sed -nE 's/.*reason=([^ ]+).*/ reason=\1/p' <<<"$fields")
     echo "  $event  agent ${src:0:14}… → $name$why"
