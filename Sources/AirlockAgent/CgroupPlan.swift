@@ -113,6 +113,9 @@ extension CgroupLayout {
                 p.writes.append(.init(hierarchy: h, file: "memory.limit_in_bytes", value: "\(bytes)"))
                 // The same for memory+swap, so swapping out cannot dodge the limit.
                 p.writes.append(.init(hierarchy: h, file: "memory.memsw.limit_in_bytes", value: "\(bytes)", ifPresent: true))
+                // v1 charges TCP socket buffers only once this has a limit (v2 always does):
+                // without it a run's unread sockets hold memory the limit never sees.
+                p.writes.append(.init(hierarchy: h, file: "memory.kmem.tcp.limit_in_bytes", value: "\(bytes)", ifPresent: true))
                 p.watches.append(.init(hierarchy: h, file: "memory.oom_control", key: "oom_kill", bound: 1, reason: .memory))
                 p.limits.append("memory \(text) (v1 memory)")
             } else if let u = unified, unifiedControllers.contains("memory") {

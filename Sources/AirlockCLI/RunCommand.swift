@@ -45,8 +45,10 @@ enum RunCommand: Command {
         From a terminal (stdin a terminal), CMD gets a pty of its own in its own session, which
         airlock run relays with your terminal in raw mode: interactive programs, ^C and window
         size changes work inside, and CMD cannot type into your terminal. Of stdout and stderr,
-        those that are not terminals (> file, | pipe) go to CMD as they are. Otherwise CMD gets
-        stdin, stdout and stderr as they are.
+        those that are not terminals (> file, | pipe) go to CMD as they are. With stdin
+        redirected but output on a terminal, CMD's terminal output still goes through a pty of
+        its own (output only), so it never holds a descriptor of your terminal. Without any
+        terminal CMD gets stdin, stdout and stderr as they are.
 
         Without sudo, members of group airlock may run the agents the policy gives their uid.
 
@@ -56,7 +58,8 @@ enum RunCommand: Command {
                                  policy grants; root's --allow may also grant
           --forward PORT=SERVICE listen on 127.0.0.1:PORT inside and connect straight to
                                  SERVICE (repeatable), for tools that take no proxy
-          --workdir DIR          CMD's working directory, writable inside (default: .)
+          --workdir DIR          CMD's working directory, writable inside (default: .); relative
+                                 --rw and --ro paths are taken from it
           --rw PATH              also writable inside (repeatable)
           --ro PATH              read-only inside even under a writable one (repeatable); it
                                  guards PATH and below, not the names above it: give the top
@@ -120,9 +123,9 @@ enum RunCommand: Command {
         // Opened here, as the caller: what the agent gets is what the caller could reach.
         var pathFDs: [Int32] = []
         defer { pathFDs.forEach { _ = close($0) } }
+        let workdir = try a.value("workdir")
         for (option, p) in a.all("rw").map({ ("rw", $0) }) + a.all("ro").map({ ("ro", $0) }) {
-            let fd = MountStep.openPath(p)
-            guard fd >= 0 else { throw CommandFailure("--\(option) \(p): \(Output.errnoText())") }
+            let fd = try openGrant(p, option: option, workdir: workdir)
             pathFDs.append(fd)
         }
         fds += pathFDs
@@ -136,7 +139,7 @@ enum RunCommand: Command {
         }
         let request = ControlProtocol.RunRequest(agent: try a.value("name"), allow: a.all("allow"), forward: a.all("forward"),
                                                  command: a.rest, environment: environment, key: keyFD >= 0,
-                                                 rw: a.all("rw"), ro: a.all("ro"), limits: limits, terminal: terminal != nil)
+                                                 rw: a.all("rw"), ro: a.all("ro"), limits: limits, terminal: terminal?.interactive ?? false)
 
         let loop: EventLoop
         do { loop = try EventLoop() } catch { throw CommandFailure("cannot create the event loop: \(error)") }
@@ -157,6 +160,27 @@ enum RunCommand: Command {
         let session = RunSession(loop: loop, path: path, request: request, lifeline: pair[0], terminal: terminal,
                                  verbose: a.has("verbose"))
         return try session.run(client)
+    }
+
+    /// Opens a `--rw`/`--ro` path as the caller (`O_PATH`), so what the agent gets is what the
+    /// caller can reach. A relative path is taken from `--workdir` when one is given (where the
+    /// agent works, as `--ro .git` means), else from the current directory. A `--ro` path whose
+    /// last component is a symbolic link is refused: the grant would guard the link's target
+    /// while the agent, in a writable directory, could replace the link itself.
+    static func openGrant(_ path: String, option: String, workdir: String?) throws(CommandFailure) -> Int32 {
+        let full = path.hasPrefix("/") || workdir == nil ? path : workdir! + "/" + path
+        var st = stat()
+        guard lstat(full, &st) == 0 else { throw CommandFailure("--\(option) \(full): \(Output.errnoText())") }
+        if option == "ro" && (st.st_mode & S_IFMT) == S_IFLNK {
+            var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink(full, &buf, Int(PATH_MAX))
+            let target = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+            throw CommandFailure("--ro \(full) is a symbolic link (to \(target)): the agent could replace the link itself; "
+                                 + "guard the directory that holds it, or move what it points to into place")
+        }
+        let fd = MountStep.openPath(full)
+        guard fd >= 0 else { throw CommandFailure("--\(option) \(full): \(Output.errnoText())") }
+        return fd
     }
 
     static func parseLimits(_ a: Arguments) throws(Arguments.UsageError) -> RunLimits {

@@ -17,6 +17,11 @@ import AirlockIO
 /// see run directly. The agent's terminal output goes to the caller's stdout when that is a
 /// terminal, else to its stderr, else to the terminal on stdin.
 ///
+/// With stdin not a terminal (`< file`, `< /dev/null`) but stdout or stderr one, the pty is for
+/// output only (`interactive` false): the caller's terminal stays as it is (not raw), nothing is
+/// read from it, and the agent, which otherwise would hold a descriptor of that terminal, can
+/// neither read it nor change its mode.
+///
 /// **Threads:** two plain threads copy with blocking I/O behind `poll`: the caller's stdin and
 /// stdout are left exactly as they are (their file descriptions are shared with the shell, so no
 /// O_NONBLOCK); only the master, ours alone, is non-blocking. One bounded buffer per direction,
@@ -37,6 +42,11 @@ final class RunTerminal {
     let output: Int32
     /// The caller's terminal mode, put back by `finish`.
     private let saved: termios
+    /// Whether stdin is the terminal: then input is relayed too, in raw mode, and the pty is
+    /// the agent's controlling terminal. Otherwise the pty carries output only.
+    let interactive: Bool
+    /// The caller's terminal the window size is read from.
+    private let sizeSource: Int32
     private(set) var isRaw = false
     /// Written once to stop both threads; the output thread writes `done` when it ends.
     /// (`read` and `write` are the two ends of a socket pair.)
@@ -46,17 +56,18 @@ final class RunTerminal {
     private var outputThread: BenchThread?
     private var finished = false
 
-    /// The pty for a caller whose stdin is a terminal, with that terminal's mode and window size
-    /// copied onto it; nil when stdin is not a terminal (the agent then gets plain descriptors).
+    /// The pty for a caller with a terminal on stdin, stdout or stderr, with that terminal's mode
+    /// and window size copied onto it; nil when none of them is a terminal (the agent then gets
+    /// plain descriptors).
     static func open() throws(CommandFailure) -> RunTerminal? {
-        guard isatty(0) == 1 else { return nil }
+        guard let tty = (0...2).first(where: { isatty($0) == 1 }) else { return nil }
         var mode = termios()
-        guard tcgetattr(0, &mode) == 0 else { throw CommandFailure("cannot read the terminal's mode: \(Output.errnoText())") }
+        guard tcgetattr(tty, &mode) == 0 else { throw CommandFailure("cannot read the terminal's mode: \(Output.errnoText())") }
         let pty: PtyPair
         do { pty = try PtyPair.open() } catch { throw CommandFailure("cannot open a pty for the agent: \(error)") }
         let m = pty.master, s = pty.slave
         var size = winsize()
-        if ioctl(0, UInt(TIOCGWINSZ), &size) == 0 { _ = ioctl(m, UInt(TIOCSWINSZ), &size) }
+        if ioctl(tty, UInt(TIOCGWINSZ), &size) == 0 { _ = ioctl(m, UInt(TIOCSWINSZ), &size) }
         guard tcsetattr(s, TCSANOW, &mode) == 0 else {
             let why = Output.errnoText()
             close(s); close(m)
@@ -75,17 +86,19 @@ final class RunTerminal {
             close(s); close(m); close(stop[0]); close(stop[1])
             throw CommandFailure("cannot create a socket pair: \(why)")
         }
-        return RunTerminal(master: m, slave: s, mode: mode, stop: (stop[0], stop[1]), done: (done[0], done[1]))
+        return RunTerminal(master: m, slave: s, mode: mode, sizeSource: tty, stop: (stop[0], stop[1]), done: (done[0], done[1]))
     }
 
-    private init(master: Int32, slave: Int32, mode: termios, stop: (Int32, Int32), done: (Int32, Int32)) {
+    private init(master: Int32, slave: Int32, mode: termios, sizeSource: Int32, stop: (Int32, Int32), done: (Int32, Int32)) {
         self.master = master
         self.slave = slave
         self.saved = mode
+        self.sizeSource = sizeSource
         self.stop = stop
         self.done = done
-        let out = isatty(1) == 1, err = isatty(2) == 1
-        stdio = [slave, out ? slave : 1, err ? slave : 2]
+        let input = isatty(0) == 1, out = isatty(1) == 1, err = isatty(2) == 1
+        interactive = input
+        stdio = [input ? slave : 0, out ? slave : 1, err ? slave : 2]
         output = out ? 1 : err ? 2 : 0
     }
 
@@ -101,13 +114,15 @@ final class RunTerminal {
     /// starts copying. Call it after the signals are watched, so the threads inherit the mask
     /// and no SIGINT, SIGTERM or SIGHUP can end this process with the terminal left raw.
     func start() throws(CommandFailure) {
-        precondition(!isRaw && inputThread == nil, "RunTerminal started twice")
-        var raw = saved
-        cfmakeraw(&raw)
-        guard tcsetattr(0, TCSANOW, &raw) == 0 else { throw CommandFailure("cannot put the terminal in raw mode: \(Output.errnoText())") }
-        isRaw = true
+        precondition(!isRaw && inputThread == nil && outputThread == nil, "RunTerminal started twice")
         let master = master, output = output, stop = stop.read, done = done.write
-        inputThread = try BenchThread(name: "terminal input") { Self.copyInput(to: master, stop: stop) }
+        if interactive {
+            var raw = saved
+            cfmakeraw(&raw)
+            guard tcsetattr(0, TCSANOW, &raw) == 0 else { throw CommandFailure("cannot put the terminal in raw mode: \(Output.errnoText())") }
+            isRaw = true
+            inputThread = try BenchThread(name: "terminal input") { Self.copyInput(to: master, stop: stop) }
+        }
         outputThread = try BenchThread(name: "terminal output") {
             Self.copyOutput(from: master, to: output, stop: stop)
             var byte: UInt8 = 1
@@ -119,7 +134,7 @@ final class RunTerminal {
     /// foreground process group when it changed.
     func resize() {
         var size = winsize()
-        if ioctl(0, UInt(TIOCGWINSZ), &size) == 0 { _ = ioctl(master, UInt(TIOCSWINSZ), &size) }
+        if ioctl(sizeSource, UInt(TIOCGWINSZ), &size) == 0 { _ = ioctl(master, UInt(TIOCSWINSZ), &size) }
     }
 
     /// The run is over: waits (at most `drainMilliseconds`) for the agent's remaining output to

@@ -50,6 +50,9 @@
 
 #define AIRLOCK_AF_PACKET 17
 #define AIRLOCK_AF_VSOCK 40
+// socket(AF_INET, SOCK_PACKET, …) is the old spelling of a packet socket; the type's low bits.
+#define AIRLOCK_SOCK_PACKET 10
+#define AIRLOCK_SOCK_TYPE_MASK 0xf
 #define AIRLOCK_TIOCSTI 0x5412
 #define AIRLOCK_TIOCLINUX 0x541C
 // CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
@@ -93,7 +96,14 @@ static const struct sock_filter airlock_filter[] = {
 #ifdef __x86_64__
     BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, __X32_SYSCALL_BIT, 0, 1), RET(EPERM_),
 #endif
-    // Sockets that leave the network namespace.
+    // Sockets that leave the network namespace. SOCK_PACKET first: this block falls through
+    // (with nr back in A) to the domain check when the type is another.
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 5),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, AIRLOCK_ARG_LOW(1)),
+    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, AIRLOCK_SOCK_TYPE_MASK),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AIRLOCK_SOCK_PACKET, 0, 1),
+    RET(EPERM_),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
     DENY_ARG_EQ2(__NR_socket, 0, AIRLOCK_AF_VSOCK, AIRLOCK_AF_PACKET),
     DENY_ARG_EQ2(__NR_socketpair, 0, AIRLOCK_AF_VSOCK, AIRLOCK_AF_PACKET),
     // Namespaces.

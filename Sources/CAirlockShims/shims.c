@@ -326,7 +326,10 @@ static int airlock_set_readonly(const char *target, int readonly) {
     // Set-uid bits and device nodes count nowhere the agent can write or read (its /dev is made
     // after, from nodes of its own).
     attr.attr_set = AIRLOCK_MOUNT_ATTR_NOSUID | AIRLOCK_MOUNT_ATTR_NODEV;
-    if (readonly) attr.attr_set |= AIRLOCK_MOUNT_ATTR_RDONLY; else attr.attr_clr = AIRLOCK_MOUNT_ATTR_RDONLY;
+    // A writable grant keeps the read-only flags its mounts have in the caller's view (a
+    // read-only mount below the working directory stays one): the relay hands out no more
+    // than the caller has. Only read-only is ever added.
+    if (readonly) attr.attr_set |= AIRLOCK_MOUNT_ATTR_RDONLY;
     return (int)syscall(SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof attr);
 }
 
@@ -637,7 +640,9 @@ pid_t airlock_spawn(const struct airlock_spawn_spec *spec, int *pidfd_out,
     int pidfd = -1;
     struct airlock_clone_args args;
     memset(&args, 0, sizeof args);
-    args.flags = CLONE_NEWPID | CLONE_PIDFD;
+    // Its own IPC namespace too: SysV IPC and POSIX message queues are per namespace, so the
+    // tree can neither reach the host's nor leave its own behind (they go with the namespace).
+    args.flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_PIDFD;
     args.pidfd = (uint64_t)(uintptr_t)&pidfd;
     args.exit_signal = SIGCHLD;
     long pid = syscall(SYS_clone3, &args, sizeof args);

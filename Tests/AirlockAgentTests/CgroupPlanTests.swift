@@ -16,6 +16,7 @@ struct CgroupPlanTests {
             .init(hierarchy: "/sys/fs/cgroup/pids", file: "pids.max", value: "64"),
             .init(hierarchy: "/sys/fs/cgroup/memory", file: "memory.limit_in_bytes", value: "268435456"),
             .init(hierarchy: "/sys/fs/cgroup/memory", file: "memory.memsw.limit_in_bytes", value: "268435456", ifPresent: true),
+            .init(hierarchy: "/sys/fs/cgroup/memory", file: "memory.kmem.tcp.limit_in_bytes", value: "268435456", ifPresent: true),
         ])
         #expect(p.watches == [
             .init(hierarchy: "/sys/fs/cgroup/pids", file: "pids.events", key: "max", bound: 1, reason: .pids),

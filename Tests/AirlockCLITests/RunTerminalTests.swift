@@ -145,6 +145,22 @@ struct RunTerminalTests {
         _ = try await term.waitFor("err-tty\r\n")
     }
 
+    /// Stdin redirected, output on the terminal: the agent's output still goes through a pty
+    /// of its own, so it can neither change the caller's terminal nor read from it.
+    @Test func withStdinRedirectedTheAgentStillHoldsNoDescriptorOfTheTerminal() async throws {
+        let rig = try await AgentRig(); defer { rig.finish() }
+        let term = try TestTerminal(rows: 24, columns: 80)
+        defer { term.close() }
+        let before = try term.mode()
+        let script = "[ -t 0 ] || echo in-not-tty; [ -t 1 ] && echo out-tty; stty size <&1; stty -echo raw <&1; echo agent-done"
+        let run = try term.start(rig, ["--", "sh", "-c", script], stdin: "/dev/null")
+        defer { run.kill() }
+        #expect(try await run.exit() == 0, "\(term.text)")
+        let out = try await term.waitFor("agent-done")
+        #expect(out.contains("in-not-tty") && out.contains("out-tty") && out.contains("24 80"), "\(out)")
+        #expect(try term.mode() == before, "the agent changed the caller's terminal")
+    }
+
     @Test func theRelayRefusesATerminalRunWithoutATerminal() async throws {
         let rig = try await AgentRig(); defer { rig.finish() }
         var io: [Int32] = [-1, -1], life: [Int32] = [-1, -1]
@@ -246,10 +262,10 @@ final class TestTerminal: @unchecked Sendable {  // `pair` is fixed; the output 
 
     /// Starts `airlock run --control … ARGS` in a new session whose controlling terminal is this
     /// pty (stdin, stdout and stderr on it, or stdout to the file `stdout`).
-    func start(_ rig: AgentRig, _ args: [String], stdout: String? = nil, environment: [String: String] = [:]) throws -> SpawnedRun {
+    func start(_ rig: AgentRig, _ args: [String], stdin: String? = nil, stdout: String? = nil, environment: [String: String] = [:]) throws -> SpawnedRun {
         let argv = [airlockBinary(), "run", "--control", rig.control, "--workdir", rig.dir.path] + args
         let env = ["PATH": "/usr/bin:/bin", "HOME": rig.dir.path, "LANG": "C.UTF-8"].merging(environment) { $1 }.map { "\($0)=\($1)" }
-        return try SpawnedRun(argv: argv, environment: env, terminal: slavePath, stdout: stdout)
+        return try SpawnedRun(argv: argv, environment: env, terminal: slavePath, stdin: stdin, stdout: stdout)
     }
 }
 
@@ -262,7 +278,7 @@ final class SpawnedRun {
     let pid: pid_t
     private var status: Int32?
 
-    init(argv: [String], environment: [String], terminal: String, stdout: String?) throws {
+    init(argv: [String], environment: [String], terminal: String, stdin: String? = nil, stdout: String?) throws {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -285,6 +301,8 @@ final class SpawnedRun {
             posix_spawn_file_actions_adddup2(&actions, 0, 1)
         }
         posix_spawn_file_actions_adddup2(&actions, 0, 2)
+        // The terminal was opened first (as 0), so it is the controlling one; then stdin elsewhere.
+        if let stdin { posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0) }
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = environment.map { strdup($0) } + [nil]
         defer { (cArgs + cEnv).forEach { free($0) } }

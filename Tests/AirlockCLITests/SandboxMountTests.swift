@@ -76,6 +76,63 @@ struct SandboxMountTests {
         #expect(!FileManager.default.fileExists(atPath: "/var/tmp/" + privateName))
     }
 
+    /// A grant is no more than the caller has: a read-only mount below the working directory
+    /// stays read-only inside, though the working directory is writable.
+    @Test func aReadOnlyMountInsideAGrantStaysReadOnly() async throws {
+        let rig = try await AgentRig(); defer { rig.finish() }
+        let home = try AgentTree(rig.prefix)
+        try home.make("work/data")
+        try home.make("shared")
+        try home.write("shared/f", "host\n")
+        try IPTool.run("mount", "--bind", home.file("shared"), home.file("work/data"))
+        defer { _ = try? IPTool.run("umount", home.file("work/data")) }
+        try IPTool.run("mount", "-o", "remount,bind,ro", home.file("work/data"))
+        let r = try await EscapeTests.probe(rig, [
+            ("in the read-only mount", ["kind": "write", "path": home.file("work/data/f"), "append": true]),
+            ("beside it", ["kind": "write", "path": home.file("work/new")]),
+        ], runArgs: ["--workdir", home.file("work"), "--rw", home.file("work/data")])
+        #expect(r["in the read-only mount"] == "EROFS", "\(r)")
+        #expect(r["beside it"] == "ok")
+        #expect(try String(contentsOfFile: home.file("shared/f"), encoding: .utf8) == "host\n")
+    }
+
+    /// `--ro` of a symbolic link is refused (the agent could replace the link), and relative
+    /// grants are taken from `--workdir`.
+    @Test func roOfASymlinkIsRefusedAndRelativeGrantsFollowTheWorkdir() async throws {
+        let rig = try await AgentRig(); defer { rig.finish() }
+        let home = try AgentTree(rig.prefix)
+        try home.make("work/.git/hooks")
+        try home.make("elsewhere/.git")
+        try home.make("repo")
+        try home.make("realgit")
+        #expect(symlink(home.file("realgit"), home.file("repo/.git")) == 0)
+        let link = try await rig.run(["--workdir", home.file("repo"), "--ro", ".git", "--", "true"])
+        #expect(link.status == 1, "\(link.stderr)")
+        #expect(link.stderr.contains("--ro \(home.file("repo/.git")) is a symbolic link (to \(home.file("realgit")))"), "\(link.stderr)")
+        // From elsewhere, `--ro .git` means the working directory's .git, not the caller's.
+        let r = try await EscapeTests.probe(rig, [
+            ("the working directory's .git", ["kind": "write", "path": home.file("work/.git/hooks/pre-commit")]),
+        ], runArgs: ["--workdir", home.file("work"), "--ro", ".git"], wrapper: "cd \(home.file("elsewhere"))")
+        #expect(r["the working directory's .git"] == "EROFS", "\(r)")
+        #expect(!home.exists("work/.git/hooks/pre-commit"))
+    }
+
+    /// SysV IPC is per IPC namespace: the agent sees none of the host's segments and queues,
+    /// and what it makes goes with its run.
+    @Test func sysvIPCIsTheRunsOwn() async throws {
+        let rig = try await AgentRig(); defer { rig.finish() }
+        let made = try IPTool.run("ipcmk", "-M", "4096", "-p", "0666")
+        let hostID = try #require(made.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        defer { _ = try? IPTool.run("ipcrm", "-m", hostID) }
+        let before = try IPTool.run("ipcs", "-m", "-q")
+        let r = try await rig.run(["--", "sh", "-c", "ipcs -m -q; ipcmk -M 4096 >/dev/null && ipcmk -Q >/dev/null && echo made"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stdout.contains(" \(hostID) "), "the host's segment \(hostID) is in sight: \(r.stdout)")
+        #expect(r.stdout.hasSuffix("made"), "\(r.stdout)")
+        // Nothing the agent made is left on the host.
+        #expect(try IPTool.run("ipcs", "-m", "-q") == before)
+    }
+
     @Test func aWorkingDirectoryUnderTmpIsThereAndWritable() async throws {
         let rig = try await AgentRig(); defer { rig.finish() }
         // A directory of the agent user's in the rig's directory, under the host's /tmp.
