@@ -263,20 +263,11 @@ enum IPTool {
     static func run(_ args: String...) throws -> String { try run(args) }
 
     static func run(_ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw ChildProcess.Failure(description: "\(args.joined(separator: " ")) failed: \(String(decoding: errData, as: UTF8.self))")
+        let r = try TestProcess.run("/usr/bin/env", args, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
+        guard r.status == 0 else {
+            throw ChildProcess.Failure(description: "\(args.joined(separator: " ")) failed: \(r.stderr)")
         }
-        return String(decoding: data, as: UTF8.self)
+        return r.stdout
     }
 
     static func lines(_ args: String...) throws -> [String] {

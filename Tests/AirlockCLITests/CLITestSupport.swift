@@ -63,30 +63,8 @@ func airlock(_ args: [String], in dir: TempDir, environment: [String: String] = 
         Issue.record("\(binary) is missing; run `swift build` first")
         return RunResult(status: -1, stdout: "", stderr: "")
     }
-    let outPath = dir.file(".stdout-\(UUID().uuidString)"), errPath = dir.file(".stderr-\(UUID().uuidString)")
-    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-    defer {
-        try? FileManager.default.removeItem(atPath: outPath)
-        try? FileManager.default.removeItem(atPath: errPath)
-    }
-    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: binary)
-    p.arguments = args
-    p.currentDirectoryURL = URL(fileURLWithPath: dir.path)
-    p.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
-    p.standardInput = FileHandle.nullDevice
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    p.waitUntilExit()
-    try out.close()
-    try err.close()
-    return RunResult(status: p.terminationStatus,
-                     stdout: try String(contentsOfFile: outPath, encoding: .utf8),
-                     stderr: try String(contentsOfFile: errPath, encoding: .utf8))
+    let r = try TestProcess.run(binary, args, directory: dir.path, environment: ["PATH": "/usr/bin:/bin"].merging(environment) { $1 })
+    return RunResult(status: r.status, stdout: r.stdout, stderr: r.stderr)
 }
 
 /// Identities used in test policies (well-formed Ed25519 identity peer IDs).
@@ -138,111 +116,9 @@ let allCommands: [(path: [String], help: String)] = [
 func usageLine(_ help: String) -> String { String(help.split(separator: "\n").first ?? "") }
 
 /// A long-running child (`airlock relay`, a py-libp2p peer) whose stdout is split into lines and
-/// whose stderr is kept (up to 16 MiB), for tests that talk to it while it runs. `deinit` kills
-/// it, so a failing test never leaves a process behind.
-final class ChildProcess: @unchecked Sendable {  // mutable state is behind `state`'s mutex
-    struct Failure: Error, CustomStringConvertible { let description: String }
-
-    let process = Process()
-    let name: String
-    private let stdinPipe = Pipe()
-    private let stdoutPipe = Pipe()
-    private let stderrPipe = Pipe()
-    private final class Output: Sendable {
-        let m = Mutex<(out: [UInt8], lines: [String], read: Int, err: [UInt8])>(([], [], 0, []))
-    }
-    private let state = Output()
-
-    init(_ executable: String, _ arguments: [String], name: String? = nil, directory: String? = nil,
-         environment: [String: String]? = nil) throws {
-        self.name = name ?? URL(fileURLWithPath: executable).lastPathComponent
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
-        stdoutPipe.fileHandleForReading.readabilityHandler = { [state] h in
-            let chunk = h.availableData
-            state.m.withLock { s in
-                s.out += chunk
-                while let nl = s.out.firstIndex(of: UInt8(ascii: "\n")) {
-                    s.lines.append(String(decoding: s.out[..<nl], as: UTF8.self))
-                    s.out.removeSubrange(...nl)
-                }
-            }
-        }
-        stderrPipe.fileHandleForReading.readabilityHandler = { [state] h in
-            let chunk = h.availableData
-            state.m.withLock { s in if s.err.count < 16 << 20 { s.err += chunk } }
-        }
-        try process.run()
-    }
-
-    deinit { kill() }
-
-    var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
-    var stderrText: String { state.m.withLock { String(decoding: $0.err, as: UTF8.self) } }
-    var stderrLines: [String] { stderrText.split(separator: "\n").map(String.init) }
-    /// Every stdout line so far, read or not.
-    var stdoutLines: [String] { state.m.withLock { $0.lines } }
-
-    /// The next unread stdout line that satisfies `matching` (unread lines before it are passed
-    /// over); fails if the process exits first or `timeout` seconds pass.
-    func nextLine(timeout: Double, _ what: String, _ matching: (String) -> Bool) async throws -> String {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let line = state.m.withLock { s -> String? in
-                guard s.read < s.lines.count else { return nil }
-                s.read += 1
-                return s.lines[s.read - 1]
-            }
-            if let line {
-                if matching(line) { return line }
-                continue
-            }
-            if !process.isRunning {
-                try await Task.sleep(for: .milliseconds(100))  // lines may still be in the pipe
-                if state.m.withLock({ $0.read == $0.lines.count }) {
-                    throw Failure(description: "\(name) exited (\(process.terminationStatus)) before \(what); stderr: \(stderrText.suffix(3000))")
-                }
-                continue
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw Failure(description: "no \(what) from \(name) within \(timeout) s; stderr: \(stderrText.suffix(3000))")
-    }
-
-    /// Waits up to `timeout` seconds for the exit; its status, or nil if it still runs.
-    func waitForExit(timeout: Double) async throws -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        guard !process.isRunning else { return nil }
-        process.waitUntilExit()
-        try await Task.sleep(for: .milliseconds(100))  // let the pipes drain into `state`
-        return process.terminationStatus
-    }
-
-    func signal(_ sig: Int32) { if process.isRunning { _ = Glibc.kill(process.processIdentifier, sig) } }
-
-    /// Closes stdin (py peers exit 0 on EOF), waits up to `grace` seconds, then kills.
-    func stop(grace: Double = 5) {
-        try? stdinPipe.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(grace)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        kill()
-    }
-
-    /// SIGKILL now (a no-op once it has exited) and reap it.
-    func kill() {
-        if process.isRunning { _ = Glibc.kill(process.processIdentifier, SIGKILL) }
-        if process.processIdentifier > 0 { process.waitUntilExit() }
-        stdoutPipe.fileHandleForReading.readabilityHandler = nil
-        stderrPipe.fileHandleForReading.readabilityHandler = nil
-    }
-}
+/// whose stderr is kept, for tests that talk to it while it runs; `deinit` kills it, so a failing
+/// test never leaves a process behind. Started with posix_spawn (`TestProcess`).
+typealias ChildProcess = TestProcess
 
 /// The py-libp2p interop peers (Tests/Interop/peer.py) for CLI tests. The python is
 /// `$AIRLOCK_VENV/bin/python`, else `/tmp/pyvenv/bin/python`; without one the tests skip, except

@@ -231,7 +231,7 @@ struct SandboxMountTests {
         let victim = try ChildProcess("/usr/bin/setpriv", ["--reuid", "\(uid)", "--regid", "\(gid)", "--clear-groups", "/bin/sleep", "600"],
                                       name: "victim")
         defer { victim.kill() }
-        let pid = Int(victim.process.processIdentifier)
+        let pid = Int(victim.pid)
         let r = try await EscapeTests.probe(rig, [
             ("pids in /proc", ["kind": "listdir", "path": "/proc", "numeric": true]),
             ("the init", ["kind": "text", "path": "/proc/1/comm"]),
