@@ -85,9 +85,13 @@ struct AgentProcessTests {
         try Privileged.requirePrivilege()
         let s = try ScratchNamespace(); defer { s.finish() }
         // A descriptor the launcher leaked (not close-on-exec) must still not reach the agent.
-        let leaked = dup2(open("/dev/null", O_RDONLY), 200)
-        try #require(leaked == 200)
-        defer { close(200) }
+        // F_DUPFD (lowest free from 4000) rather than dup2 to a fixed number, which another
+        // thread's open can make fail with EBUSY while it holds that number half-allocated.
+        let null = open("/dev/null", O_RDONLY)
+        let leaked = fcntl(null, F_DUPFD, 4000)
+        close(null)
+        try #require(leaked >= 4000, "\(String(cString: strerror(errno)))")
+        defer { close(leaked) }
         // `ls` itself holds 3: the directory it is listing.
         let (out, status) = try runCapturing(spec(["ls", "/proc/self/fd"], in: s.namespace))
         #expect(status == .exited(0))
