@@ -286,15 +286,17 @@ extension AgentManager {
         watchShim(run, shim)
     }
 
-    /// The exits the run's agent has a rule to, in the policy's order, without those its
-    /// `--allow` list leaves out: the shim asks them, in turn, for targets that are not services.
+    /// The exits the shim asks, in turn, for targets that are not services: those the run's
+    /// agent has a rule to first (in the policy's order), then the policy's other exits, so that
+    /// a rule added while the run lasts applies to it at once (each exit asks the policy anyway);
+    /// without those its `--allow` list leaves out. Exits added to the policy later are not
+    /// known to the shim.
     func exits(for run: Run) -> [Policy.Exit] {
         let policy = server.policy
         let only = server.runScopes[run.peer]?.only
-        return policy.exitRules(for: run.agent).compactMap { rule in
-            guard only?.contains(rule.to) ?? true else { return nil }
-            return policy.exit(named: rule.to)
-        }
+        let ruled = policy.exitRules(for: run.agent).map(\.to)
+        let ordered = ruled.compactMap { policy.exit(named: $0) } + policy.exits.filter { !ruled.contains($0.name) }
+        return ordered.filter { only?.contains($0.name) ?? true }
     }
 
     /// Reads the shim's stdout until its `shim ready` line, then calls `ready` once.

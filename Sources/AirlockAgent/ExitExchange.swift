@@ -63,7 +63,7 @@ final class ExitExchange {
             return refuse(ExitResponse(status: .malformed, reason: "bad-host", text: e.description))
         }
         target = "\(host):\(request.port)"
-        service.check(source, host, request.port) { [self] v in decided(v, host: host, port: request.port) }
+        service.check(source, host, request.port, .request) { [self] v in decided(v, host: host, port: request.port) }
     }
 
     private func decided(_ v: ExitVerdict, host: NormalisedHost, port: UInt16) {
@@ -105,7 +105,9 @@ final class ExitExchange {
                         firstBlocked: (IPAddress, AddressBlocklist.Entry)? = nil) {
         guard !done else { return }
         guard let a = addresses.first else {
-            if let (address, entry) = firstBlocked {
+            // Nothing left: a connection that was tried and failed says more than an address
+            // skipped as blocked; a blocked address says more than nothing.
+            if lastConnectFailure == nil, let (address, entry) = firstBlocked {
                 return refuse(ExitResponse(status: .blocked, reason: entry.token,
                                            text: "\(host) is \(address), \(entry.text); no rule names it", address: address))
             }
@@ -123,7 +125,7 @@ final class ExitExchange {
                 choose(among: rest, host: host, port: port, reason: reason, namedByRule: namedByRule, firstBlocked: passOn)
             }
         }
-        service.check(source, .address(a), port) { [self] v in
+        service.check(source, .address(a), port, .address) { [self] v in
             guard !done else { return }
             if v.allowed {
                 connect(a, host: host, port: port, reason: reason, blocked: true) { [self] in

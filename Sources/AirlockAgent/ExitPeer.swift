@@ -32,8 +32,8 @@ public final class ExitPeer {
         self.policy = policy
         var s = settings
         s.relayedOnly = true
-        service = ExitService(host: host, name: name, resolver: resolver, settings: s, logger: logger) { source, h, port, done in
-            policy.check(source: source, host: h, port: port, done)
+        service = ExitService(host: host, name: name, resolver: resolver, settings: s, logger: logger) { source, h, port, purpose, done in
+            policy.check(source: source, host: h, port: port, purpose: purpose, done)
         }
         stopHandler = StopHandler(host: host, logger: logger)
     }

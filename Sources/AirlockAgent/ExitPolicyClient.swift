@@ -36,7 +36,8 @@ public final class ExitPolicyClient {
     }
 
     /// Asks the relay; answers on the loop, never inside this call.
-    public func check(source: PeerID, host: NormalisedHost, port: UInt16, _ completion: @escaping (ExitVerdict) -> Void) {
+    public func check(source: PeerID, host: NormalisedHost, port: UInt16, purpose: ExitCheck.Purpose = .request,
+                      _ completion: @escaping (ExitVerdict) -> Void) {
         let id = nextID
         nextID &+= 1
         guard waiting.count < maxPending else {
@@ -48,7 +49,7 @@ public final class ExitPolicyClient {
                                      text: "the relay did not answer within \(self?.answerTimeout ?? 0) s"))
         }
         waiting[id] = (completion, timer)
-        let c = ExitCheck(id: id, peer: source, host: host.description, port: port)
+        let c = ExitCheck(id: id, peer: source, host: host.description, port: port, purpose: purpose)
         if let s = stream, s.isOpen {
             s.send(c.framed())
         } else {

@@ -29,8 +29,10 @@ import AirlockWire
 ///
 /// **Thread:** the host's loop only.
 public final class ExitService {
-    /// Asks whether `source` may reach `host:port` through this exit; answers on the loop.
-    public typealias Check = (_ source: PeerID, _ host: NormalisedHost, _ port: UInt16, _ completion: @escaping (ExitVerdict) -> Void) -> Void
+    /// Asks whether `source` may reach `host:port` through this exit, and why it asks; answers
+    /// on the loop. Asking never counts as a refusal: the exit reports those (`onRefusal`).
+    public typealias Check = (_ source: PeerID, _ host: NormalisedHost, _ port: UInt16, _ purpose: ExitCheck.Purpose,
+                              _ completion: @escaping (ExitVerdict) -> Void) -> Void
 
     public struct Settings: Sendable {
         /// Seconds a stream has to send its request.
@@ -82,6 +84,10 @@ public final class ExitService {
     let check: Check
     let logger: Logger
     public var audit: AuditLog?
+    /// Called once for each request refused by policy (`DENIED`) or by the blocklist
+    /// (`BLOCKED`), with the source, its policy name, the target and the answer: the relay
+    /// counts them (`--kill-on-deny`, `airlock status`).
+    public var onRefusal: ((_ source: PeerID, _ agent: String?, _ target: String, _ response: ExitResponse) -> Void)?
 
     public private(set) var counters = Counters()
     public private(set) var pending = 0
@@ -165,6 +171,7 @@ public final class ExitService {
         if let a = response.address { extra.append(("address", .string(a.description))) }
         audit?.record(event: "exit", decision: "deny", reason: response.reason, peer: s.remotePeer.description, target: target,
                       agent: agent, fields: extra)
+        if response.status == .denied || response.status == .blocked { onRefusal?(s.remotePeer, agent, target, response) }
         s.send(response.framed())
         s.closeWrite()
         let loop = host.loop
@@ -208,19 +215,25 @@ public final class ExitService {
     /// new policy does not allow: the name and port, and for a blocked address that a rule still
     /// names it. Returns at once; the cuts follow as the answers come (at once for the relay's
     /// own exit).
-    public func recheck() {
+    /// Returns how many it cut before returning (all of them, when `check` answers at once, as
+    /// the relay's own exit does).
+    @discardableResult
+    public func recheck() -> Int {
+        var cut = 0
         for (key, o) in open {
             let info = o.info
-            check(info.source, info.host, info.port) { [weak self] v in
+            check(info.source, info.host, info.port, .recheck) { [weak self] v in
                 guard let self, self.open[key] != nil else { return }
-                guard v.allowed else { return self.revoke(key, v.reason) }
+                guard v.allowed else { cut += 1; return self.revoke(key, v.reason) }
                 guard info.blocked, case .name = info.host else { return }
-                self.check(info.source, .address(info.address), info.port) { [weak self] v in
+                self.check(info.source, .address(info.address), info.port, .recheck) { [weak self] v in
                     guard let self, self.open[key] != nil, !v.allowed else { return }
+                    cut += 1
                     self.revoke(key, "blocked-address")
                 }
             }
         }
+        return cut
     }
 
     private func revoke(_ key: ObjectIdentifier, _ reason: String) {

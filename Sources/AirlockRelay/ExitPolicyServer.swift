@@ -36,8 +36,9 @@ public final class ExitPolicyServer {
         }
         let previous = server.onReload
         server.onReload = { [weak self] policy in
-            previous?(policy)
+            let closed = previous?(policy) ?? 0
             self?.notifyReload()
+            return closed
         }
     }
 
@@ -88,7 +89,21 @@ public final class ExitPolicyServer {
         guard case .success(let host) = NormalisedHost.parse(Substring(check.host)) else {
             return ExitVerdict(id: check.id, allowed: false, reason: "bad-host", text: "\(check.host) is not a host")
         }
-        return server.exitVerdict(id: check.id, from: check.peer, exit: exit.name, exitPeer: exitPeer, host: host, port: check.port)
+        let v = server.exitVerdict(id: check.id, from: check.peer, exit: exit.name, host: host, port: check.port)
+        let target = "\(host):\(check.port)"
+        if check.purpose != .recheck {
+            server.audit?.record(event: "exit_check", decision: v.allowed ? "allow" : "deny", reason: v.reason,
+                                 peer: check.peer.description, target: target, agent: v.agent,
+                                 fields: [("exit", .string(exit.name)), ("exit_peer", .string(exitPeer.description)),
+                                          ("purpose", .string(check.purpose == .address ? "address" : "request"))])
+        }
+        // Only an agent's own request that the policy refuses is a refusal (an address asked about
+        // for the blocklist, or a re-check after a reload, is the exit's question).
+        if check.purpose == .request && !v.allowed {
+            logger.info("exit_denied", ["src": check.peer, "exit": exit.name, "target": target, "reason": v.reason, "text": v.text])
+            server.noteExitRefusal(source: check.peer, sourceName: v.agent, exit: exit.name, target: target, status: "DENIED", reason: v.reason)
+        }
+        return v
     }
 
     private func notifyReload() {

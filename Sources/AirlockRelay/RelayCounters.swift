@@ -42,8 +42,9 @@ public struct RelayCounters: Sendable, Equatable {
     /// CONNECTs failed because the target did not answer STOP within `stopAnswerTimeout`.
     public var stopAnswerTimeouts = 0
 
-    /// Exit requests the policy refused, by reason (the relay's own exit and exit peers' checks).
-    public var exitsDenied: [String: Int] = [:]
+    /// Exit requests refused, by reason: by policy (`no-destination`, …) at the relay's own exit
+    /// and for exit peers, and by the blocklist (`loopback`, `private`, …) at the relay's own exit.
+    public var exitsRefused: [String: Int] = [:]
 
     /// The relay host's connection caps and timeouts (handshakes, connection and stream caps).
     public var host = HostCounters()
@@ -75,7 +76,7 @@ public struct RelayCounters: Sendable, Equatable {
             ("message_timeouts", UInt64(messageTimeouts)),
             ("stop_answer_timeouts", UInt64(stopAnswerTimeouts)),
         ]
-        out += byKey("exits_denied", exitsDenied)
+        out += byKey("exits_refused", exitsRefused)
         out += host.named.map { ($0.name, UInt64($0.value)) }
         return out
     }

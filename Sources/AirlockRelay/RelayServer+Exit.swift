@@ -20,26 +20,19 @@ extension RelayServer {
         return Policy.Decision(reason: .outsideRunScope, text: "exit \(name) is not in this run's --allow list", source: d.source)
     }
 
-    /// `exitDecision` as a verdict, with a denial counted as a refusal: logged, kept for
-    /// `airlock status` and passed to `onPolicyRefusal` (`--kill-on-deny`). `exitPeer` is the
-    /// exit peer that asked (nil for the relay's own exit, whose requests it audits itself).
-    public func exitVerdict(id: UInt64 = 0, from source: PeerID, exit: String?, exitPeer: PeerID? = nil,
-                            host: NormalisedHost, port: UInt16) -> ExitVerdict {
+    /// `exitDecision` as the answer an exit works with. Pure too: asking is not refusing.
+    public func exitVerdict(id: UInt64 = 0, from source: PeerID, exit: String?, host: NormalisedHost, port: UInt16) -> ExitVerdict {
         let d = exitDecision(from: source, exit: exit, host: host, port: port)
-        let target = "\(host):\(port)"
-        if !d.allowed {
-            stats.exitsDenied[d.reason.rawValue, default: 0] += 1
-            logger.info("exit_denied", ["src": source, "exit": exit ?? policy.relayExit?.name ?? "-", "target": target,
-                                        "reason": d.reason.rawValue, "text": d.text])
-            noteRefusal(RelayRefusal(time: now(), kind: "exit", source: source, sourceName: d.source, target: nil,
-                                     targetName: target, status: "DENIED", reason: d.reason.rawValue))
-            onPolicyRefusal?(source, "\(target) via exit \(exit ?? policy.relayExit?.name ?? "relay")", d.reason.rawValue)
-        }
-        if let exitPeer {
-            audit?.record(event: "exit_check", decision: d.allowed ? "allow" : "deny", reason: d.reason.rawValue,
-                          peer: source.description, target: target, agent: d.source,
-                          fields: [("exit", .string(exit ?? "-")), ("exit_peer", .string(exitPeer.description))])
-        }
         return ExitVerdict(id: id, allowed: d.allowed, reason: d.reason.rawValue, text: d.text, agent: d.source)
+    }
+
+    /// Counts one exit request refused by policy or by the blocklist: by reason in the
+    /// counters, among the recent refusals for `airlock status`, and for `--kill-on-deny`
+    /// (`onPolicyRefusal`, with the target as `host:port via exit NAME`).
+    public func noteExitRefusal(source: PeerID, sourceName: String?, exit: String, target: String, status: String, reason: String) {
+        stats.exitsRefused[reason, default: 0] += 1
+        noteRefusal(RelayRefusal(time: now(), kind: "exit", source: source, sourceName: sourceName, target: nil,
+                                 targetName: target, status: status, reason: reason))
+        onPolicyRefusal?(source, "\(target) via exit \(exit)", reason)
     }
 }

@@ -11,6 +11,8 @@ extension RelayServer {
         public var circuitsClosed = 0
         public var connectsRefused = 0
         public var reservationsEnded = 0
+        /// Connections the relay's own exit held that the new policy does not allow.
+        public var exitsClosed = 0
         public init() {}
     }
 
@@ -21,13 +23,15 @@ extension RelayServer {
     @discardableResult
     public func reload(policy: Policy) -> ReloadOutcome {
         self.policy = policy
-        let outcome = revoke()
-        onReload?(policy)
+        var outcome = revoke()
+        outcome.exitsClosed = onReload?(policy) ?? 0
         logger.info("policy_reloaded", ["rules": policy.rules.count, "circuits_closed": outcome.circuitsClosed,
-                                        "connects_refused": outcome.connectsRefused, "reservations_ended": outcome.reservationsEnded])
+                                        "connects_refused": outcome.connectsRefused, "reservations_ended": outcome.reservationsEnded,
+                                        "exits_closed": outcome.exitsClosed])
         let extra: [(String, AuditLog.Value)] = [("rules", .int(policy.rules.count)), ("circuits_closed", .int(outcome.circuitsClosed)),
                                                  ("connects_refused", .int(outcome.connectsRefused)),
-                                                 ("reservations_ended", .int(outcome.reservationsEnded))]
+                                                 ("reservations_ended", .int(outcome.reservationsEnded)),
+                                                 ("exits_closed", .int(outcome.exitsClosed))]
         audit?.record(event: "reload", decision: "allow", reason: "valid", fields: extra)
         return outcome
     }

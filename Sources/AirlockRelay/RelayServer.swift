@@ -28,8 +28,9 @@ public final class RelayServer {
     /// The target is its policy name (`web`), or `host:port via exit NAME` for an exit request.
     public var onPolicyRefusal: ((PeerID, String, String) -> Void)?
     /// Called on the loop after a reload was applied and `revoke` ran, with the new policy: for
-    /// parts that hold their own grants (an exit's open destination streams) to re-check them.
-    public var onReload: ((Policy) -> Void)?
+    /// parts that hold their own grants (an exit's open connections) to re-check them. Returns
+    /// how many it closed at once (for `ReloadOutcome.exitsClosed`). Chain, do not replace.
+    public var onReload: ((Policy) -> Int)?
     /// The audit trail: one JSON line per decision and circuit close (`AuditLog`); nil for none.
     public var audit: AuditLog?
     /// The most recent refusals (RESERVE and CONNECT), oldest first, at most `maxRecentRefusals`,

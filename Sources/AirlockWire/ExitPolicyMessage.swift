@@ -6,7 +6,7 @@ import AirlockCore
 /// identities, so it is the only one who can answer; the exit never decides alone.
 ///
 /// ```
-/// message ExitCheck   { uint64 id = 1; bytes peer = 2; string host = 3; uint32 port = 4; }
+/// message ExitCheck   { uint64 id = 1; bytes peer = 2; string host = 3; uint32 port = 4; uint32 purpose = 5; }
 /// message ExitVerdict { uint64 id = 1; bool allowed = 2; string reason = 3; string text = 4;
 ///                       string agent = 5; bool reloaded = 6; }
 /// ```
@@ -14,17 +14,30 @@ import AirlockCore
 /// nothing: the relay applied a new policy and the exit re-checks what it holds open. Framed as
 /// `uvarint(len) || protobuf`, at most `ExitWire.maxMessageLength`.
 public struct ExitCheck: Hashable, Sendable {
+    /// Why the exit asks. Only a `request` is an agent's attempt: a denial of one counts as a
+    /// refusal (`--kill-on-deny`, `airlock status`); the others are the exit's own questions.
+    public enum Purpose: UInt32, Hashable, Sendable {
+        /// A request as the agent made it (name or address).
+        case request = 0
+        /// Whether the rule names an address the blocklist would refuse (the address as host).
+        case address = 1
+        /// A connection held open, asked again after a reload.
+        case recheck = 2
+    }
+
     public var id: UInt64
     public var peer: PeerID
     /// The normalised host (`NormalisedHost.description`).
     public var host: String
     public var port: UInt16
+    public var purpose: Purpose
 
-    public init(id: UInt64, peer: PeerID, host: String, port: UInt16) {
+    public init(id: UInt64, peer: PeerID, host: String, port: UInt16, purpose: Purpose = .request) {
         self.id = id
         self.peer = peer
         self.host = host
         self.port = port
+        self.purpose = purpose
     }
 
     public func framed() -> [UInt8] {
@@ -33,6 +46,7 @@ public struct ExitCheck: Hashable, Sendable {
         w.writeBytes(field: 2, peer.bytes)
         w.writeString(field: 3, host)
         w.writeVarint(field: 4, UInt64(port))
+        if purpose != .request { w.writeVarint(field: 5, UInt64(purpose.rawValue)) }
         return Delimited.frame(w.bytes)
     }
 
@@ -45,6 +59,7 @@ public struct ExitCheck: Hashable, Sendable {
     public init(decoding bytes: ArraySlice<UInt8>) throws(DecodeError) {
         var r = ProtoReader(bytes)
         var id: UInt64?, peer: PeerID?, host: String?, port: UInt64?
+        var purpose = Purpose.request
         while let (number, type) = try r.nextField() {
             switch number {
             case 1:
@@ -59,6 +74,11 @@ public struct ExitCheck: Hashable, Sendable {
             case 4:
                 try ProtoReader.expect(type, .varint, field: "ExitCheck.port")
                 port = try r.readVarint()
+            case 5:
+                try ProtoReader.expect(type, .varint, field: "ExitCheck.purpose")
+                let raw = try r.readVarint()
+                guard raw <= UInt64(UInt32.max), let p = Purpose(rawValue: UInt32(raw)) else { throw .invalid("ExitCheck.purpose \(raw) unknown") }
+                purpose = p
             default:
                 try r.skip(type)
             }
@@ -67,7 +87,7 @@ public struct ExitCheck: Hashable, Sendable {
         guard let peer else { throw .missingField("ExitCheck.peer") }
         guard let host, !host.isEmpty else { throw .missingField("ExitCheck.host") }
         guard let port, port >= 1, port <= UInt64(UInt16.max) else { throw .invalid("ExitCheck.port missing or not 1-65535") }
-        self.init(id: id, peer: peer, host: host, port: UInt16(port))
+        self.init(id: id, peer: peer, host: host, port: UInt16(port), purpose: purpose)
     }
 }
 

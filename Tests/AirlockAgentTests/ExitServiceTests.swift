@@ -117,6 +117,28 @@ import AirlockWire
         }
     }
 
+    /// Each refused request counts once, whatever the exit asked meanwhile: a name whose four
+    /// addresses are all blocked is one refusal, reported as blocked, not four address denials.
+    @Test func aBlockedNameCountsOnceAsBlocked() async throws {
+        try await withLab { lab in
+            lab.resolver.set("multi.test", ["127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8"])
+            try await lab.start(policy: lab.policy(["multi.test:443"]))
+            let r = try await lab.ask("multi.test", 443)
+            #expect(r.status == .blocked && r.reason == "loopback", "\(r)")
+            let refusals = try await lab.onLoop { [lab] in lab.relay.recentRefusals.map { "\($0.targetName ?? "-") \($0.status) \($0.reason)" } }
+            #expect(refusals == ["multi.test:443 BLOCKED loopback"], "\(refusals)")
+        }
+    }
+
+    /// An address a rule names, where nothing listens: the connection failed, it was not blocked.
+    @Test func aFailedConnectToANamedAddressIsAConnectFailure() async throws {
+        try await withLab { lab in
+            try await lab.start(policy: lab.policy(["127.0.0.9:9"]))
+            let r = try await lab.ask("127.0.0.9", 9)
+            #expect(r.status == .connectFailed && r.reason == "connect-failed", "\(r)")
+        }
+    }
+
     @Test func aRebindingNameReachesOnlyTheCheckedAddress() async throws {
         try await withLab { lab in
             let (checked, port) = try await lab.server("127.0.0.2", body: "checked\n")
@@ -184,8 +206,12 @@ import AirlockWire
             let stillOpen = try await lab.onLoop { [lab] in lab.relayExit!.connections.count }
             #expect(stillOpen == 1)
             // The address rule goes: the name still matches, but its address is no longer named.
-            try await lab.reload(lab.policy(["app.test:\(port)"]))
+            let outcome = try await lab.onLoop { [lab] in lab.relay.reload(policy: try Policy.parse(text: lab.policy(["app.test:\(port)"]))) }
+            #expect(outcome.exitsClosed == 1)
             try await lab.waitUntil("the connection cut") { [lab] in lab.relayExit!.connections.isEmpty }
+            // A cut is the operator's doing, not the agent's refused attempt.
+            let refusals = try await lab.onLoop { [lab] in lab.relay.recentRefusals.count }
+            #expect(refusals == 0)
             #expect(!lab.logs.lines("exit_revoked", "reason=blocked-address").isEmpty)
             #expect(lab.auditLines("revoke").contains { $0.contains("\"what\":\"exit\"") })
         }
@@ -206,7 +232,7 @@ import AirlockWire
             #expect(exits.contains { $0.contains("\"decision\":\"deny\"") && $0.contains("\"reason\":\"no-destination\"") })
             let closed = lab.auditLines("exit_closed")[0]
             #expect(closed.contains("\"bytes_in\":") && closed.contains("\"bytes_out\":") && closed.contains("\"seconds\":"))
-            let denied = try await lab.onLoop { [lab] in lab.relay.counters.exitsDenied["no-destination"] }
+            let denied = try await lab.onLoop { [lab] in lab.relay.counters.exitsRefused["no-destination"] }
             #expect(denied == 1)
             let lastRefusal = try await lab.onLoop { [lab] in lab.relay.recentRefusals.last?.kind }
             #expect(lastRefusal == "exit")

@@ -93,7 +93,32 @@ struct RunExitTests {
         #expect(deny.status == 0, "\(deny.stderr)")
         #expect(try await AgentRig.eventually(timeout: 10) { exit.stderrLines.contains { $0.contains(" exit_policy_reloaded") } })
         let after = try await rig.run(["--", "sh", "-c", "curl -s -m 10 -i http://app.test:\(port)/ | grep -i x-airlock-reason"], timeout: 60)
-        #expect(after.stdout.lowercased().contains("x-airlock-reason: unknown-service"), "\(after.stdout) \(after.stderr)")
+        #expect(after.stdout.lowercased().contains("x-airlock-reason: denied-by-policy"), "\(after.stdout) \(after.stderr)")
+    }
+
+    /// A run started before its agent had any rule to the exit reaches what a later
+    /// `airlock allow` grants, without restarting.
+    @Test func anExitRuleAddedDuringARunAppliesToIt() async throws {
+        let rig = try await AgentRig(agents: { _ in
+            #"{ "agents": { "tester": { "uid": 0 } }, "exits": { "out": { "peer": "relay" } }, "rules": [ { "from": "tester", "to": "web" } ] }"#
+        }, relayExtra: ["--exit", "--hosts", "hosts", "--no-system-dns"], files: ["hosts": Self.hosts])
+        defer { rig.finish() }
+        let port = rig.webServer.port
+        let script = """
+            curl -s -m 10 -i http://app.test:\(port)/ | grep -i x-airlock-reason; echo first-done
+            while [ ! -e allowed ]; do sleep 0.05; done
+            curl -s -m 10 http://app.test:\(port)/
+            """
+        let run = try rig.startRun(["--", "sh", "-c", script])
+        defer { run.kill() }
+        _ = try await run.nextLine(timeout: 60, "the first attempt") { $0 == "first-done" }
+        #expect(run.stdoutLines.contains { $0.lowercased().hasPrefix("x-airlock-reason: denied-by-policy") }, "\(run.stdoutLines)")
+        let allow = try await rig.airlockCommand(["allow", "tester", "out", "app.test:\(port)", "127.0.0.1:\(port)",
+                                                  "--policy", rig.dir.file("policy.json"), "--control", rig.control])
+        #expect(allow.status == 0, "\(allow.stderr)")
+        try rig.dir.write("allowed", "")
+        #expect(try await run.waitForExit(timeout: 30) == 0, "\(run.stderrText)")
+        #expect(run.stdoutLines.last == String(AgentRig.webBody.dropLast()), "\(run.stdoutLines)")
     }
 
     /// `airlock status` lists the relay exit's open connections and its refusals.

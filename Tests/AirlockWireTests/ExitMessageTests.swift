@@ -63,6 +63,11 @@ import AirlockCore
         let peer = try PeerID("12D3KooWLdJAwPtyQ5RFnr9wGXsQzpf3P2SeqFbYkqbfVehLu4Ns")
         let c = ExitCheck(id: 7, peer: peer, host: "[2001:db8::1]", port: 8443)
         #expect(try dripFeed(c.framed(), ExitCheck.read) == c)
+        for purpose in [ExitCheck.Purpose.address, .recheck] {
+            let p = ExitCheck(id: 8, peer: peer, host: "a.test", port: 1, purpose: purpose)
+            #expect(try dripFeed(p.framed(), ExitCheck.read) == p)
+        }
+        #expect(throws: DecodeError.invalid("ExitCheck.purpose 9 unknown")) { try ExitCheck(decoding: hex("0801 1a0161 2001 2809")[...]) }
         let v = ExitVerdict(id: 7, allowed: true, reason: "destination", text: "allowed by …", agent: "coder")
         #expect(try dripFeed(v.framed(), ExitVerdict.read) == v)
         let notice = try dripFeed(ExitVerdict.reloadNotice.framed(), ExitVerdict.read)
