@@ -25,7 +25,8 @@ extension AgentManager {
             var file = path  // absolute, so the caller can compare it with the file it edited
             if let r = realpath(path, nil) { file = String(cString: r); free(r) }
             reply(caller, "reloaded", ControlProtocol.Reloaded(file: file, rules: server.policy.rules.count, circuitsClosed: o.circuitsClosed,
-                                                              connectsRefused: o.connectsRefused, reservationsEnded: o.reservationsEnded))
+                                                              connectsRefused: o.connectsRefused, reservationsEnded: o.reservationsEnded,
+                                                              exitsClosed: o.exitsClosed))
         case .failure(let e):
             let shown = e.problems.prefix(20).map(\.description)
             let more = e.problems.count > shown.count ? "\n… and \(e.problems.count - shown.count) more" : ""

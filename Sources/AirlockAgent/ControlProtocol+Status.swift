@@ -16,8 +16,10 @@ extension ControlProtocol {
         public var circuitsClosed: Int
         public var connectsRefused: Int
         public var reservationsEnded: Int
-        public init(file: String, rules: Int, circuitsClosed: Int, connectsRefused: Int, reservationsEnded: Int) {
-            self.file = file; self.rules = rules; self.circuitsClosed = circuitsClosed
+        /// Connections the relay's own exit held that the new policy does not allow.
+        public var exitsClosed: Int
+        public init(file: String, rules: Int, circuitsClosed: Int, connectsRefused: Int, reservationsEnded: Int, exitsClosed: Int = 0) {
+            self.file = file; self.rules = rules; self.circuitsClosed = circuitsClosed; self.exitsClosed = exitsClosed
             self.connectsRefused = connectsRefused; self.reservationsEnded = reservationsEnded
         }
     }

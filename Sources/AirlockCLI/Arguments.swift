@@ -31,8 +31,13 @@ public struct Arguments {
                 } else if options.contains(name) {
                     if let inline { values[name, default: []].append(inline) } else {
                         guard i + 1 < args.count else { throw UsageError("--\(name) needs a value") }
+                        // `--policy --no-reload`: the value was forgotten, not an option given as one.
+                        let next = args[i + 1]
+                        if next == "--" || next == "-h" || (next.hasPrefix("--") && Self.isOption(next, options, flags)) {
+                            throw UsageError("--\(name) needs a value (got the option \(next); write --\(name)=VALUE for a value that starts with --)")
+                        }
                         i += 1
-                        values[name, default: []].append(args[i])
+                        values[name, default: []].append(next)
                     }
                 } else {
                     throw UsageError("unknown option --\(name)")
@@ -44,6 +49,12 @@ public struct Arguments {
             }
             i += 1
         }
+    }
+
+    /// Whether `arg` (`--name` or `--name=value`) is one of this command's options or flags.
+    private static func isOption(_ arg: String, _ options: Set<String>, _ flags: Set<String>) -> Bool {
+        let name = String(arg.dropFirst(2).prefix { $0 != "=" })
+        return name == "help" || options.contains(name) || flags.contains(name)
     }
 
     public func value(_ name: String) throws(UsageError) -> String? {

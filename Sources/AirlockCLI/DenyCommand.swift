@@ -20,7 +20,8 @@ enum DenyCommand: Command {
           --no-reload     only write the file
           -h, --help      show this help
 
-        exit status: 0 written (or already denied), 1 refused or failed, 64 usage error.
+        exit status: 0 written (or already denied), 1 refused or failed, 2 a HOST:PORT asked
+        denied is still allowed by another destination of the rule (it says which), 64 usage error.
 
         examples:
           sudo airlock deny coder ollama

@@ -11,21 +11,45 @@ enum PolicyEdit {
         var destinations: [Destination] = []
         for text in operands.dropFirst(2) {
             switch Destination.parse(text) {
-            case .success(let d): destinations.append(d)
+            // The same destination twice (in any spelling) counts once.
+            case .success(let d): if !destinations.contains(d) { destinations.append(d) }
             case .failure(let e): throw Arguments.UsageError("destination \(text): \(e)")
             }
         }
         let path = PolicyCommand.path(try parsed.value("policy"))
         let control = try parsed.value("control") ?? "/run/airlock/control.sock"
         var message = ""
+        var stillAllowed: [String] = []
         let (_, changed) = try PolicyFile.edit(path) { (p: Policy) throws(CommandFailure) -> Policy in
             try check(p, path: path, from: from, to: to, destinations: destinations, allow: allow)
             let (rules, text) = allow ? added(p, from: from, to: to, destinations) : removed(p, from: from, to: to, destinations)
             message = text
+            if !allow { stillAllowed = still(rules, from: from, to: to, destinations) }
             return try PolicyFile.with(p, rules: rules, shown: path)
         }
         Output.out(changed ? "\(message) (\(path))" : "\(message); \(path) is unchanged")
-        return changed ? try PolicyReload.afterEdit(path, control: control, skip: parsed.has("no-reload")) : 0
+        let status = changed ? try PolicyReload.afterEdit(path, control: control, skip: parsed.has("no-reload")) : 0
+        // What was asked denied but another destination of the rule still allows: say so, and
+        // fail, since the command did not do what it was asked.
+        for line in stillAllowed { CLI.printErr("airlock: \(line)") }
+        return stillAllowed.isEmpty ? status : 2
+    }
+
+    /// For each single host and port asked denied that a destination left in the rule still
+    /// matches: `a.example.test:443 is still allowed by *.example.test:443 (rule coder → web)`.
+    static func still(_ rules: [Policy.Rule], from: String, to: String, _ destinations: [Destination]) -> [String] {
+        guard let rule = rules.first(where: { $0.from == from && $0.to == to }) else { return [] }
+        return destinations.compactMap { d -> String? in
+            guard d.ports.lower == d.ports.upper else { return nil }
+            let host: NormalisedHost
+            switch d.host {
+            case .exact(let name): host = .name(name)
+            case .address(let a): host = .address(a)
+            case .subdomains, .network: return nil
+            }
+            guard let other = rule.destinations.first(where: { $0.matches(host: host, port: d.ports.lower) }) else { return nil }
+            return "\(d) is still allowed by \(other) (rule \(from) → \(to)); deny that destination to end it"
+        }
     }
 
     /// Refuses operands the policy cannot take, with what it can.

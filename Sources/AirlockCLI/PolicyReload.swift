@@ -34,6 +34,7 @@ enum PolicyReload {
         if r.circuitsClosed > 0 { ended.append("\(Output.count(r.circuitsClosed, "circuit")) closed") }
         if r.connectsRefused > 0 { ended.append("\(Output.count(r.connectsRefused, "pending CONNECT")) refused") }
         if r.reservationsEnded > 0 { ended.append("\(Output.count(r.reservationsEnded, "reservation")) ended") }
+        if r.exitsClosed > 0 { ended.append("\(Output.count(r.exitsClosed, "exit connection")) closed") }
         if !ended.isEmpty { s += "; no longer allowed: " + ended.joined(separator: ", ") }
         return s
     }

@@ -69,5 +69,11 @@ import Testing
         let r = try airlock(["key", "generate", "--out"], in: dir)
         #expect(r.status == 64)
         #expect(r.stderr == "error: --out needs a value\n\(usageLine(KeyGenerateCommand.help))\n")
+        // A forgotten value does not swallow the next option.
+        let swallowed = try airlock(["allow", "coder", "web", "--policy", "--no-reload"], in: dir)
+        #expect(swallowed.status == 64)
+        #expect(swallowed.stderr.hasPrefix("error: --policy needs a value (got the option --no-reload;"), "\(swallowed.stderr)")
+        // Written with =, a value may start with --.
+        #expect(try Arguments(["--out=--odd"], options: ["out"]).value("out") == "--odd")
     }
 }

@@ -55,6 +55,23 @@ import AirlockPolicy
         #expect(left == ["policy.json"])
     }
 
+    /// Denying one name or address that a wider destination of the rule still allows says so
+    /// and fails; repeated operands count once.
+    @Test func denyingWhatAWiderDestinationStillAllowsSaysSo() throws {
+        let dir = try TempDir()
+        try dir.write("policy.json", smallPolicy, mode: 0o640)
+        let add = try airlock(["allow", "coder", "web", "*.example.test:8081", "a.example.test:8081", "a.example.test:8081",
+                               "[::1]:80", "[0:0::1]:80", "--policy", "policy.json", "--no-reload"], in: dir)
+        #expect(add.status == 0, "\(add.stderr)")
+        #expect(add.stdout == "allowed coder → web *.example.test:8081 a.example.test:8081 [::1]:80 (policy.json)\n", "\(add.stdout)")
+        let deny = try airlock(["deny", "coder", "web", "a.example.test:8081", "--policy", "policy.json", "--no-reload"], in: dir)
+        #expect(deny.status == 2, "\(deny.stdout) \(deny.stderr)")
+        #expect(deny.stdout == "denied coder → web a.example.test:8081 (policy.json)\n")
+        #expect(deny.stderr == "airlock: a.example.test:8081 is still allowed by *.example.test:8081 (rule coder → web); deny that destination to end it\n")
+        let inside = try airlock(["deny", "coder", "web", "10.1.2.3:80", "--policy", "policy.json", "--no-reload"], in: dir)
+        #expect(inside.status == 2 && inside.stdout.contains("already denied") && inside.stderr.contains("is still allowed by 10.0.0.0/8:80"), "\(inside)")
+    }
+
     /// Each kind of mistake is refused with what is wrong, and the file keeps every byte.
     @Test func mistakesAreRefusedAndTheFileIsUnchanged() throws {
         let dir = try TempDir()
