@@ -32,8 +32,10 @@ public protocol NameResolver: AnyObject, Sendable {
 /// Bounded: at most `workers` lookups run at once (threads started on the first lookup) and at
 /// most `maxQueued` wait; more are refused at once as `resolver-busy`. A lookup cannot be cancelled (getaddrinfo has no cancel), so the
 /// exit bounds its wait with its own timer and drops a late answer.
-public final class ExitResolver: NameResolver, @unchecked Sendable {  // `hosts` and the limits are immutable; jobs are behind `state`
-    public let hosts: HostsFile?
+public final class ExitResolver: NameResolver, @unchecked Sendable {  // the limits are immutable; the hosts map and jobs are behind mutexes
+    private let hostsMap: Mutex<HostsFile?>
+    /// The hosts map consulted first (`replaceHosts` swaps it, on reload).
+    public var hosts: HostsFile? { hostsMap.withLock { $0 } }
     public let systemDNS: Bool
     public let workers: Int
     public let maxQueued: Int
@@ -51,11 +53,14 @@ public final class ExitResolver: NameResolver, @unchecked Sendable {  // `hosts`
     private let queued = DispatchSemaphore(value: 0)
 
     public init(hosts: HostsFile?, systemDNS: Bool, workers: Int = 4, maxQueued: Int = 256) {
-        self.hosts = hosts
+        hostsMap = Mutex(hosts)
         self.systemDNS = systemDNS
         self.workers = max(1, workers)
         self.maxQueued = maxQueued
     }
+
+    /// Uses `hosts` from now on (lookups already running keep the answer they got).
+    public func replaceHosts(_ hosts: HostsFile?) { hostsMap.withLock { $0 = hosts } }
 
     public func resolve(_ name: String, _ completion: @escaping @Sendable (Result<[IPAddress], ResolveError>) -> Void) {
         if let addresses = hosts?.lookup(name) {

@@ -14,7 +14,7 @@ public struct HostsFile: Sendable, Equatable {
         public let description: String
     }
 
-    /// The most a hosts file may hold (it is read whole, at start and on reload).
+    /// The most a hosts file may hold (it is read whole, at start and on each reload).
     public static let maxSize = 4 << 20
 
     /// Addresses by normalised name, in file order.

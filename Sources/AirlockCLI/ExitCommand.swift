@@ -21,7 +21,8 @@ enum ExitCommand: Command {
         and connects to exactly the address it checked (docs/policy.md, Destinations). After each
         policy reload the relay tells it, and it closes what is no longer allowed. Prints
         `exit NAME ready as <peer ID> via <relay peer ID>` once the reservation is granted.
-        SIGINT or SIGTERM stops it.
+        SIGHUP re-reads the --hosts file (one that does not parse is refused and the last good
+        one stays); SIGINT or SIGTERM stops it.
 
         options:
           --relay MULTIADDR   the relay, /ip4/…/tcp/…/p2p/<relay peer ID> (printed by `airlock relay`)
@@ -45,10 +46,16 @@ enum ExitCommand: Command {
             throw Arguments.UsageError(a.positionals.isEmpty ? "the exit NAME is missing" : "unexpected argument \(a.positionals[1])")
         }
         let exitName = a.positionals[0]
+        // As policy names are written (docs/policy.md): the name is what logs and audit lines say.
+        guard exitName.utf8.count <= 32, let first = exitName.utf8.first, (0x61...0x7a).contains(first) || (0x30...0x39).contains(first),
+              exitName.utf8.allSatisfy({ (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2d }) else {
+            throw Arguments.UsageError("exit name \(exitName): expected the exit's name in the policy (a-z, 0-9 and -, at most 32)")
+        }
         let (relay, relayPeer) = try ExposeCommand.parseRelay(try a.required("relay"))
         let keyPath = try a.required("key")
         let level = try ShimCommand.logLevel(a)
-        let hosts = try RelayCommand.hostsFile(try a.value("hosts"))
+        let hostsPath = try a.value("hosts")
+        let hosts = try RelayCommand.hostsFile(hostsPath)
         let systemDNS = !a.has("no-system-dns")
         if hosts == nil && !systemDNS { throw Arguments.UsageError("--no-system-dns without --hosts would resolve nothing") }
 
@@ -67,8 +74,8 @@ enum ExitCommand: Command {
         let loop: EventLoop
         do { loop = try EventLoop() } catch { throw CommandFailure("cannot create the event loop: \(error)") }
         let host = Host(loop: loop, identity: identity, logger: logger)
-        let exit = ExitPeer(name: exitName, host: host, relay: relay, relayPeer: relayPeer,
-                            resolver: ExitResolver(hosts: hosts, systemDNS: systemDNS), logger: logger)
+        let resolver = ExitResolver(hosts: hosts, systemDNS: systemDNS)
+        let exit = ExitPeer(name: exitName, host: host, relay: relay, relayPeer: relayPeer, resolver: resolver, logger: logger)
         exit.service.audit = audit
 
         var announced = false
@@ -88,7 +95,11 @@ enum ExitCommand: Command {
         }
         let watcher: SignalWatcher
         do {
-            watcher = try SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM]) { sig in
+            watcher = try SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM, SIGHUP]) { sig in
+                if sig == SIGHUP {
+                    if let path = hostsPath { RelayCommand.reloadHosts(resolver, path: path, logger: logger) }
+                    return
+                }
                 logger.info("exit_stopping", ["signal": sig == SIGINT ? "SIGINT" : "SIGTERM"])
                 exit.stop()
                 host.shutdown()

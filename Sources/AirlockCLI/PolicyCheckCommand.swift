@@ -47,6 +47,7 @@ public enum PolicyCheckCommand: Command {
         let decision = try decide(policy, path: path, from: operands[0], to: operands[1], destination: destination)
         var text = "\(decision.allowed ? "allow" : "deny"): \(decision.reason.rawValue) — \(decision.text)"
         if decision.allowed && !decision.limits.isEmpty { text += "\nlimits: \(PolicyShowCommand.limits(decision.limits))" }
+        if decision.allowed, let destination { text += "\n" + blocklistNote(destination.host) }
         Output.out(text)
         return decision.allowed ? 0 : denyStatus
     }
@@ -64,6 +65,19 @@ public enum PolicyCheckCommand: Command {
         }
         if let peer = target.peer { return policy.mayConnect(from: source, to: peer, bindings: bindings) }
         return policy.mayConnect(from: source, toNamed: to, bindings: bindings)
+    }
+
+    /// What the exit still does after the policy allowed a destination: a name is resolved by
+    /// the exit, and addresses on its blocklist are refused unless a rule names them; an
+    /// address the rule names is dialled even when the blocklist lists it.
+    static func blocklistNote(_ host: NormalisedHost) -> String {
+        switch host {
+        case .name(let n):
+            return "note: the exit resolves \(n) itself and refuses any address of it on its blocklist (loopback, private, metadata, …) that no rule names"
+        case .address(let a):
+            guard let entry = AddressBlocklist.blocked(a) else { return "note: \(a) is not on the exit's blocklist" }
+            return "note: \(a) is \(entry.token) (\(entry.description)), which the exit refuses unless a rule names it, as this one does"
+        }
     }
 
     /// An operand resolved: the entry it names or whose identity it is, or an unlisted peer ID.

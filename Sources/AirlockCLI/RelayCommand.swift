@@ -35,8 +35,10 @@ enum RelayCommand: Command {
         for outside `host:port` destinations are matched against their rules first, then the
         relay resolves the name itself (the --hosts map first, then system DNS), refuses
         loopback, private, link-local, metadata and similar addresses unless a rule names them,
-        and connects to exactly the address it checked (docs/policy.md, Destinations). Exit
-        peers that run apart (`airlock exit`) ask this relay about each request in any case.
+        and connects to exactly the address it checked (docs/policy.md, Destinations). A reload
+        re-reads the --hosts file too, and closes exit connections the new policy no longer
+        allows. Exit peers that run apart (`airlock exit`) ask this relay about each request in
+        any case.
 
         options:
           --config FILE      relay config (see Relay/relay.example.json and Relay/README.md)
@@ -54,8 +56,9 @@ enum RelayCommand: Command {
           --no-system-dns    with --exit: resolve only through --hosts, never through DNS
           --log-level LEVEL  debug, info (default), warn or error
           --audit FILE       also append one JSON object per line for every decision (reserve,
-                             connect, reload, revocation) and circuit close to FILE; `-` is
-                             stderr (overrides the config's audit_log)
+                             connect, exit request, exit peer check, reload, revocation) and
+                             every circuit and exit connection closed to FILE; `-` is stderr
+                             (overrides the config's audit_log)
 
         example:
           airlock key generate --out relay.key
@@ -115,27 +118,35 @@ enum RelayCommand: Command {
         let exitPolicy = ExitPolicyServer(server: server, logger: logger)
         exitPolicy.start()
         var exit: ExitService?
+        var resolver: ExitResolver?
         if file.exit.enabled {
-            if policy.relayExit == nil {
-                logger.warn("exit_not_in_policy", ["reason": "the policy names no exit with \"peer\": \"relay\"; every exit request is refused until it does"])
-            }
-            let e = ExitService.relay(server, resolver: ExitResolver(hosts: try hostsFile(file.exit.hosts), systemDNS: file.exit.systemDNS),
-                                      logger: logger)
+            let r = ExitResolver(hosts: try hostsFile(file.exit.hosts), systemDNS: file.exit.systemDNS)
+            let e = ExitService.relay(server, resolver: r, logger: logger)
             e.start()
             exit = e
+            resolver = r
             logger.info("exit_started", ["exit": e.name, "hosts": file.exit.hosts ?? "-", "system_dns": file.exit.systemDNS])
         }
+        warnAboutExit(policy, enabled: file.exit.enabled, logger: logger)
         let policyPath = file.policy
+        let exitHosts = file.exit.hosts
+        // A reload re-reads the policy, and the exit's hosts file with it.
+        let reloadAll = { () -> Result<RelayServer.ReloadOutcome, PolicyError> in
+            if let resolver, let path = exitHosts { reloadHosts(resolver, path: path, logger: logger) }
+            let r = reload(server, path: policyPath)
+            if case .success = r { warnAboutExit(server.policy, enabled: resolver != nil, logger: logger) }
+            return r
+        }
         let agents = file.hub.enabled ? try startAgents(file, host: host, server: server, logger: logger) : nil
         agents?.policyPath = policyPath
         agents?.exit = exit
-        agents?.reloadPolicy = { reload(server, path: policyPath) }
+        agents?.reloadPolicy = reloadAll
 
         let watcher: SignalWatcher
         do {
             watcher = try SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM, SIGHUP, SIGUSR1]) { sig in
                 if sig == SIGUSR1 { return logCounters(server, logger) }
-                if sig == SIGHUP { _ = reload(server, path: policyPath); return }
+                if sig == SIGHUP { _ = reloadAll(); return }
                 logger.info("relay_stopping", ["signal": sig == SIGINT ? "SIGINT" : "SIGTERM"])
                 logCounters(server, logger)
                 if let agents { stopAgents(agents, logger: logger) }
@@ -169,7 +180,30 @@ enum RelayCommand: Command {
         }
     }
 
-    /// The exit's hosts map, read once at start.
+    /// Says when the policy and `--exit` disagree: an exit at the relay the relay does not run
+    /// (agents asking it get `exit-unavailable`), or `--exit` with no such exit in the policy
+    /// (every request is refused).
+    static func warnAboutExit(_ policy: Policy, enabled: Bool, logger: Logger) {
+        if enabled && policy.relayExit == nil {
+            logger.warn("exit_not_in_policy", ["reason": "the policy names no exit with \"peer\": \"relay\"; every exit request is refused until it does"])
+        } else if !enabled, let e = policy.relayExit {
+            logger.warn("exit_not_running", ["exit": e.name, "reason": "the policy's exit \(e.name) is the relay's own, but the relay runs without --exit; agents asking it get exit-unavailable"])
+        }
+    }
+
+    /// Re-reads the exit's hosts file; a file that does not parse is refused and the last good
+    /// map stays (`exit_hosts_refused`).
+    static func reloadHosts(_ resolver: ExitResolver, path: String, logger: Logger) {
+        do {
+            let h = try HostsFile.load(path: path)
+            resolver.replaceHosts(h)
+            logger.info("exit_hosts_reloaded", ["file": path, "names": h.entries.count])
+        } catch {
+            logger.error("exit_hosts_refused", ["file": path, "reason": error.description])
+        }
+    }
+
+    /// The exit's hosts map, read at start.
     static func hostsFile(_ path: String?) throws(CommandFailure) -> HostsFile? {
         guard let path else { return nil }
         do { return try HostsFile.load(path: path) } catch { throw CommandFailure("--hosts: \(error)") }

@@ -161,6 +161,26 @@ struct RunExitTests {
         #expect(lines.contains { $0.wholeMatch(of: /\ \ \d+s +exit +tester +nowhere\.test:80 +DENIED +no-destination/) != nil }, "\(table.stdout)")
     }
 
+    /// A reload re-reads the exit's hosts file: a name added there resolves from then on.
+    @Test func aReloadRereadsTheHostsFile() async throws {
+        var port: UInt16 = 0
+        let rig = try await AgentRig(agents: { rig in
+            port = rig.webServer.port
+            return """
+                { "agents": { "tester": { "uid": 0 } }, "exits": { "out": { "peer": "relay" } },
+                  "rules": [ { "from": "tester", "to": "out", "destinations": ["late.test:\(port)", "127.0.0.1:\(port)"] } ] }
+                """
+        }, relayExtra: ["--exit", "--hosts", "hosts", "--no-system-dns"], files: ["hosts": Self.hosts])
+        defer { rig.finish() }
+        let before = try await rig.run(["--", "sh", "-c", "curl -s -m 10 -i http://late.test:\(port)/ | grep -i x-airlock-reason"])
+        #expect(before.stdout.lowercased().contains("x-airlock-reason: unresolved"), "\(before.stdout) \(before.stderr)")
+        try rig.dir.write("hosts", Self.hosts + "127.0.0.1 late.test\n")
+        rig.relay.signal(SIGHUP)
+        #expect(try await AgentRig.eventually(timeout: 10) { !rig.relayLines("exit_hosts_reloaded").isEmpty })
+        let after = try await rig.run(["--", "curl", "-s", "-m", "10", "http://late.test:\(port)/"])
+        #expect(after.stdout == String(AgentRig.webBody.dropLast()), "\(after.stdout) \(after.stderr)")
+    }
+
     @Test func exitDenialsCountForKillOnDeny() async throws {
         let rig = try await AgentRig(agents: { Self.agents($0, location: "relay") },
                                      relayExtra: ["--exit", "--hosts", "hosts", "--no-system-dns"], files: ["hosts": Self.hosts])
