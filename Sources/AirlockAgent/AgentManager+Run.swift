@@ -70,7 +70,8 @@ extension AgentManager {
             do throws(SpawnError) {
                 command = try AgentProcess.spawn(spec)
             } catch {
-                return self.fail(run, "cannot start \(r.command[0]): \(error)")
+                return self.fail(run, "cannot start \(r.command[0]): \(error)" + Self.hint(error, command: r.command[0], user: user,
+                                                                                      workdir: sandbox.workingDirectory))
             }
             run.command = command
             self.cgroupSpawned(run)
@@ -84,6 +85,24 @@ extension AgentManager {
             // The namespace and both pidfds go to the caller, for `reattach` after a relay restart.
             self.reply(caller, "started", self.started(run), fds: [ns.descriptor, command.pidfd, run.shim?.pidfd ?? -1].filter { $0 >= 0 })
         }
+    }
+
+    /// What to do about a start that failed for a reason the sandbox makes likely: a working
+    /// directory the agent's user may not enter, or a program in the host's /tmp, which the
+    /// sandbox replaces with a private one.
+    static func hint(_ error: SpawnError, command: String, user: AgentUser, workdir: String) -> String {
+        guard case .system(let stage, _, let code) = error else { return "" }
+        let name = getpwuid(user.uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(user.uid)"
+        if stage == .chdir && (code == EACCES || code == EPERM) {
+            return " (the command runs as \(name), who may not enter \(workdir); give --workdir a directory \(name) may use)"
+        }
+        if stage == .execve && code == ENOENT && ["/tmp/", "/var/tmp/", "/dev/shm/"].contains(where: { command.hasPrefix($0) }) {
+            return " (the sandbox has a private /tmp and /var/tmp: put the program in the working directory, or run it from a directory you grant)"
+        }
+        if stage == .execve && code == EACCES {
+            return " (the command runs as \(name), who may not execute it)"
+        }
+        return ""
     }
 
     /// The sandbox for a run: its working directory (descriptor 3) and `--rw`/`--ro` paths

@@ -133,6 +133,20 @@ struct SandboxMountTests {
         #expect(try IPTool.run("ipcs", "-m", "-q") == before)
     }
 
+    /// Starts that fail for a reason of the sandbox say what to do.
+    @Test func failedStartsSayWhy() async throws {
+        let rig = try await AgentRig(); defer { rig.finish() }
+        let home = try AgentTree(rig.prefix)
+        try home.make("closed")
+        chmod(home.file("closed"), 0o700)
+        chown(home.file("closed"), 0, 0)
+        let closed = try await rig.run(["--workdir", home.file("closed"), "--", "true"])
+        #expect(closed.status == 1 && closed.stderr.contains("who may not enter \(home.file("closed")); give --workdir a directory"), "\(closed.stderr)")
+        let script = try rig.dir.write("probe.sh", "#!/bin/sh\necho hi\n", mode: 0o755)
+        let inTmp = try await rig.run(["--workdir", home.path, "--", script])
+        #expect(inTmp.status == 1 && inTmp.stderr.contains("the sandbox has a private /tmp and /var/tmp"), "\(inTmp.stderr)")
+    }
+
     @Test func aWorkingDirectoryUnderTmpIsThereAndWritable() async throws {
         let rig = try await AgentRig(); defer { rig.finish() }
         // A directory of the agent user's in the rig's directory, under the host's /tmp.
