@@ -370,7 +370,7 @@ extension AgentManager {
                 let killed = self.limitReached(run, status)  // before `end` removes the cgroup's counters
                 self.logger.info("run_exited", ["run": run.name, "status": status?.description ?? "ended"])
                 // Torn down first, so that when `airlock run` returns nothing of the run is left.
-                self.end(run.name, reason: "command \(status?.description ?? "ended")", notify: false)
+                self.end(run.name, reason: killed ?? "command \(status?.description ?? "ended")", notify: false)
                 if let caller = run.caller {
                     self.reply(caller, "exited", ControlProtocol.Exited(code: status?.code ?? -1, description: killed ?? status?.description ?? "ended"))
                 }

@@ -40,6 +40,8 @@ struct SandboxLimitTests {
         let hog = "a = []\nwhile True: a.append(b'x' * (1 << 20))"
         _ = try await Self.killed(rig, ["--memory", "64M", "--", "python3", "-c", hog], says: "--memory 64 MiB reached: the agent's tree was killed")
         #expect(rig.relayLines("run_limits", "run=tester").first?.contains("memory 64 MiB (") == true)
+        // The relay's log names the bound too, not only a status 137.
+        #expect(rig.relayLines("run_ended", "run=tester", "--memory 64 MiB reached").count == 1, "\(rig.relayLog.suffix(6))")
     }
 
     /// Socket buffers count under --memory too: loopback TCP connections inside the agent's
