@@ -94,6 +94,26 @@ final class AgentRig: @unchecked Sendable {  // set up in init, then only read
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// A free TCP port on 127.0.0.1 below the kernel's ephemeral range (32768 and up by
+    /// default), so a relay restarted on it does not find it taken by some other test's
+    /// outgoing connection meanwhile, as a port the kernel picked can be.
+    static func freePort() -> UInt16 {
+        for _ in 0..<200 {
+            let port = UInt16.random(in: 20000..<32000)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = port.bigEndian
+            let ok = withUnsafePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            if ok { return port }
+        }
+        return 0  // let the kernel pick
+    }
+
     /// Writes a fresh key file `name` in `dir` and returns its peer ID.
     static func key(_ dir: TempDir, _ name: String) throws -> String {
         let k = Ed25519PrivateKey()
@@ -103,7 +123,7 @@ final class AgentRig: @unchecked Sendable {  // set up in init, then only read
 
     /// Starts (or restarts, on the same port) the relay and waits for its `listening` line.
     func startRelay() async throws {
-        let port = relayAddress.isEmpty ? "0" : relayAddress.split(separator: "/")[3].description
+        let port = relayAddress.isEmpty ? "\(Self.freePort())" : relayAddress.split(separator: "/")[3].description
         let r = try ChildProcess(airlockBinary(), ["relay", "--listen", "127.0.0.1:\(port)", "--key", dir.file("relay.key"),
                                                    "--policy", dir.file("policy.json"), "--hub-prefix", prefix, "--control", control,
                                                    "--log-level", "debug"] + relayExtra,
