@@ -102,8 +102,10 @@ public struct ProxyTarget: Hashable, Sendable, CustomStringConvertible {
                 return nil
             }
         }
-        // A name of dots alone names nothing.
+        // A name of dots alone names nothing; one trailing dot (`web.`, fully qualified) is the
+        // same name, so `web.` reaches service `web`.
         guard out.contains(where: { $0 != UInt8(ascii: ".") }) else { return nil }
+        if out.last == UInt8(ascii: "."), out.dropLast().last != UInt8(ascii: ".") { out.removeLast() }
         guard let text = String(validating: out, as: UTF8.self) else { return nil }
         // Internationalised names go to the exit as UTF-8 (it maps them to their xn-- form);
         // nothing invisible or line-breaking gets into a request or a log line.

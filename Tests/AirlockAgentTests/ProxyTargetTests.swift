@@ -5,6 +5,7 @@ import AirlockCore
 @Suite struct ProxyTargetTests {
     @Test func namesAreLowercasedAndAddressesCanonical() throws {
         #expect(ProxyTarget(host: "Example.COM", port: 443)?.host == "example.com")
+        #expect(ProxyTarget(host: "web.", port: 80)?.host == "web", "fully qualified: the same name")
         #expect(ProxyTarget(host: "my_host-1.internal", port: 1)?.host == "my_host-1.internal")
         #expect(ProxyTarget(host: "2001:DB8:0:0:0:0:0:1", port: 80)?.host == "2001:db8::1")
         #expect(ProxyTarget(host: "10.0.0.1", port: 80)?.description == "10.0.0.1:80")
