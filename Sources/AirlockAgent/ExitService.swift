@@ -55,13 +55,22 @@ public final class ExitService {
         public init() {}
     }
 
-    /// Counts of what this exit did, by outcome.
+    /// Counts of what this exit did, by outcome (logged as one `exit_counters` line on SIGUSR1
+    /// and at stop, next to the relay's).
     public struct Counters: Sendable, Equatable {
         public var requests = 0
         public var connected = 0
         public var refused: [String: Int] = [:]
+        /// Bytes of closed connections, to the destinations and back.
         public var bytesOut: UInt64 = 0
         public var bytesIn: UInt64 = 0
+
+        /// `requests=3 connected=2 bytes_out=… refused.no-destination=1`, for the log.
+        public var line: String {
+            var parts = ["requests=\(requests)", "connected=\(connected)", "bytes_out=\(bytesOut)", "bytes_in=\(bytesIn)"]
+            parts += refused.keys.sorted().map { "refused.\($0)=\(refused[$0]!)" }
+            return parts.joined(separator: " ")
+        }
     }
 
     /// One bridged connection.

@@ -22,7 +22,8 @@ enum ExitCommand: Command {
         policy reload the relay tells it, and it closes what is no longer allowed. Prints
         `exit NAME ready as <peer ID> via <relay peer ID>` once the reservation is granted.
         SIGHUP re-reads the --hosts file (one that does not parse is refused and the last good
-        one stays); SIGINT or SIGTERM stops it.
+        one stays); SIGUSR1 logs its counters in one exit_counters line (as it does when it
+        stops); SIGINT or SIGTERM stops it.
 
         options:
           --relay MULTIADDR   the relay, /ip4/…/tcp/…/p2p/<relay peer ID> (printed by `airlock relay`)
@@ -95,11 +96,13 @@ enum ExitCommand: Command {
         }
         let watcher: SignalWatcher
         do {
-            watcher = try SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM, SIGHUP]) { sig in
+            watcher = try SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM, SIGHUP, SIGUSR1]) { sig in
                 if sig == SIGHUP {
                     if let path = hostsPath { RelayCommand.reloadHosts(resolver, path: path, logger: logger) }
                     return
                 }
+                logger.info("exit_counters", ["exit": exitName, "counters": exit.service.counters.line])
+                if sig == SIGUSR1 { return }
                 logger.info("exit_stopping", ["signal": sig == SIGINT ? "SIGINT" : "SIGTERM"])
                 exit.stop()
                 host.shutdown()

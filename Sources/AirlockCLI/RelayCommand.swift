@@ -145,10 +145,15 @@ enum RelayCommand: Command {
         let watcher: SignalWatcher
         do {
             watcher = try SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM, SIGHUP, SIGUSR1]) { sig in
-                if sig == SIGUSR1 { return logCounters(server, logger) }
+                if sig == SIGUSR1 {
+                    logCounters(server, logger)
+                    if let exit { logger.info("exit_counters", ["exit": exit.name, "counters": exit.counters.line]) }
+                    return
+                }
                 if sig == SIGHUP { _ = reloadAll(); return }
                 logger.info("relay_stopping", ["signal": sig == SIGINT ? "SIGINT" : "SIGTERM"])
                 logCounters(server, logger)
+                if let exit { logger.info("exit_counters", ["exit": exit.name, "counters": exit.counters.line]) }
                 if let agents { stopAgents(agents, logger: logger) }
                 exit?.stop()
                 exitPolicy.stop()

@@ -22,9 +22,6 @@ public final class ExitPolicyServer {
         self.logger = logger
     }
 
-    /// Exit peers with a policy stream open now.
-    public var connectedExits: Int { streams.count }
-
     /// Serves the protocol and sends reload notices after each reload (chaining any existing
     /// `server.onReload`). Call once, on the loop.
     public func start() {

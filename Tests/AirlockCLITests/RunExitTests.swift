@@ -67,6 +67,11 @@ struct RunExitTests {
         #expect(audit.contains("\"event\":\"exit\",\"agent\":\"tester\""), "\(audit)")
         #expect(audit.contains("\"reason\":\"no-destination\""))
         #expect(audit.contains("\"event\":\"exit_closed\""))
+        // SIGUSR1: the exit's counters beside the relay's.
+        rig.relay.signal(SIGUSR1)
+        #expect(try await AgentRig.eventually(timeout: 10) {
+            !rig.relayLines("exit_counters", "requests=5", "connected=2", "refused.no-destination=2", "refused.loopback=1").isEmpty
+        }, "\(rig.relayLog.suffix(5))")
     }
 
     @Test func curlReachesAnAllowedNameThroughAnExitPeer() async throws {
