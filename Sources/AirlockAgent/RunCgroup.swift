@@ -179,7 +179,8 @@ public final class RunCgroup {
         for h in layout.hierarchies { rmdir("\(h)/\(parentName(prefix: prefix))") }
     }
 
-    static func subdirectories(_ dir: String) -> [String] {
+    /// The names of the directories in `dir`, sorted; none when it cannot be read.
+    public static func subdirectories(_ dir: String) -> [String] {
         guard let d = opendir(dir) else { return [] }
         defer { closedir(d) }
         var names: [String] = []

@@ -20,7 +20,10 @@ final class BenchChild {
     ///   - stdin: give the child a pipe as stdin (`write`, `closeStdin`); otherwise /dev/null.
     ///   - keepFD, keepFD2: descriptors of ours the child gets as the same numbers (close-on-exec
     ///     cleared in it); both must be below 99.
-    init(name: String, argv: [String], logPath: String, stdin: Bool = false, keepFD: Int32? = nil, keepFD2: Int32? = nil) throws {
+    /// `stopsLast`: on interrupt, stopped after the other children (a relay: it ends the runs
+    /// of the agents stopped before it, their cgroups included).
+    init(name: String, argv: [String], logPath: String, stdin: Bool = false, keepFD: Int32? = nil, keepFD2: Int32? = nil,
+         stopsLast: Bool = false) throws {
         self.name = name
         self.logPath = logPath
         var out: [Int32] = [-1, -1], inp: [Int32] = [-1, -1]
@@ -76,7 +79,7 @@ final class BenchChild {
         pid = child
         stdoutFD = out[0]
         stdinFD = inp[1]
-        BenchCleanup.shared.add(pid: child)
+        BenchCleanup.shared.add(pid: child, last: stopsLast)
     }
 
     deinit { stop() }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AirlockAgent
 import AirlockNet
 import Synchronization
 
@@ -25,6 +26,9 @@ final class BenchCleanup: Sendable {
 
     private struct State {
         var pids: [pid_t] = []
+        /// Children stopped only after the others (relays: they end the runs of agents that
+        /// stopped first, cgroups included, and remove their hub).
+        var lastPids: [pid_t] = []
         var namespaces: [String] = []
         var directories: [String] = []
         var armed = false
@@ -33,8 +37,13 @@ final class BenchCleanup: Sendable {
     private let state = Mutex(State())
     nonisolated(unsafe) private static var signalPipe: [Int32] = [-1, -1]
 
-    func add(pid: pid_t) { state.withLock { $0.pids.append(pid) } }
-    func remove(pid: pid_t) { state.withLock { $0.pids.removeAll { $0 == pid } } }
+    func add(pid: pid_t, last: Bool = false) { state.withLock { if last { $0.lastPids.append(pid) } else { $0.pids.append(pid) } } }
+    func remove(pid: pid_t) {
+        state.withLock {
+            $0.pids.removeAll { $0 == pid }
+            $0.lastPids.removeAll { $0 == pid }
+        }
+    }
     func add(namespace: String) { state.withLock { $0.namespaces.append(namespace) } }
     func remove(namespace: String) { state.withLock { $0.namespaces.removeAll { $0 == namespace } } }
     func add(directory: String) { state.withLock { $0.directories.append(directory) } }
@@ -72,16 +81,31 @@ final class BenchCleanup: Sendable {
         sigaction(SIGTERM, &action, nil)
     }
 
-    /// Stops every registered child (SIGTERM, then SIGKILL after 3 s), deletes the namespaces
-    /// and removes the directories.
+    /// Stops every registered child, the relays last (SIGTERM, then SIGKILL after 5 s), so a
+    /// relay sees its agents' runs end and removes their cgroups before it stops; deletes the
+    /// namespaces and removes the directories.
     func undoAll() {
         let s = state.withLock { $0 }
-        for pid in s.pids { kill(pid, SIGTERM) }
-        let deadline = BenchProbe.wallSeconds() + 3
-        var left = s.pids
+        Self.stop(s.pids)
+        Self.stop(s.lastPids)
+        // A relay stopped while one of its runs was still ending keeps that run's cgroup (a
+        // run outlives its relay); the run is gone with its `airlock run`, so the cgroup goes.
+        Self.removeCgroups(prefix: Self.hubPrefix)
+        for ns in s.namespaces { try? NetworkNamespace.delete(name: ns) }
+        for dir in s.directories { BenchTempDir.remove(dir) }
+    }
+
+    private static func stop(_ pids: [pid_t]) {
+        for pid in pids { kill(pid, SIGTERM) }
+        let deadline = BenchProbe.wallSeconds() + 5
+        var left = pids
         while !left.isEmpty && BenchProbe.wallSeconds() < deadline {
             var status: Int32 = 0
-            left.removeAll { waitpid($0, &status, WNOHANG) == $0 || (errno == ECHILD) }
+            // Gone: reaped here, or already by its BenchChild (ECHILD); a 0 means it still runs.
+            left.removeAll { pid in
+                let r = waitpid(pid, &status, WNOHANG)
+                return r == pid || (r < 0 && errno == ECHILD)
+            }
             if !left.isEmpty { usleep(20_000) }
         }
         for pid in left {
@@ -89,8 +113,40 @@ final class BenchCleanup: Sendable {
             var status: Int32 = 0
             waitpid(pid, &status, 0)
         }
-        for ns in s.namespaces { try? NetworkNamespace.delete(name: ns) }
-        for dir in s.directories { BenchTempDir.remove(dir) }
+    }
+
+    /// Removes the run cgroups (`airlock-abnPID36/…`) that relays of dead runs left: empty
+    /// leaves of runs whose agent is gone. Returns the parents removed.
+    static func sweepCgroups() -> [String] {
+        let layout = CgroupLayout.current()
+        var removed: [String] = []
+        let parents = Set(layout.hierarchies.flatMap { h in
+            RunCgroup.subdirectories(h).filter { $0.hasPrefix("airlock-" + hubStem) }
+        })
+        for parent in parents.sorted() {
+            let prefix = String(parent.dropFirst("airlock-".count))
+            guard let pid = pid_t(prefix.dropFirst(hubStem.count), radix: 36), pid != getpid(),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            if removeCgroups(prefix: prefix) { removed.append(parent) }
+        }
+        return removed
+    }
+
+    /// Kills what is left in the run cgroups under `airlock-<prefix>` and removes them and the
+    /// parent; true when nothing of it is left.
+    @discardableResult
+    static func removeCgroups(prefix: String) -> Bool {
+        let layout = CgroupLayout.current()
+        let parent = RunCgroup.parentName(prefix: prefix)
+        let leaves = Set(layout.hierarchies.flatMap { RunCgroup.subdirectories("\($0)/\(parent)") })
+        for leaf in leaves {
+            guard let cg = RunCgroup.adopt(layout, prefix: prefix, name: leaf) else { continue }
+            _ = cg.kill()
+            let deadline = BenchProbe.wallSeconds() + 2
+            while !cg.remove().isEmpty && BenchProbe.wallSeconds() < deadline { usleep(20_000) }
+        }
+        RunCgroup.removeParents(layout, prefix: prefix)
+        return !layout.hierarchies.contains { access("\($0)/\(parent)", F_OK) == 0 }
     }
 
     /// Deletes the namespaces that runs killed earlier left: the bench's own (`abenchn-PID-…`)

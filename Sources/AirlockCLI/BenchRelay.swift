@@ -57,7 +57,8 @@ final class BenchRelay {
             }
 
             """)
-        child = try BenchChild(name: "relay (\(tag))", argv: [binary, "relay", "--config", configPath], logPath: "\(dir)/relay-\(tag).log")
+        child = try BenchChild(name: "relay (\(tag))", argv: [binary, "relay", "--config", configPath], logPath: "\(dir)/relay-\(tag).log",
+                               stopsLast: true)
         do {
             let line = try child.readLine(timeout: BenchRelay.startTimeout, "listening line")
             // `listening /ip4/127.0.0.1/tcp/PORT/p2p/ID`

@@ -17,6 +17,9 @@ struct BenchReport {
         var maxRatio: Double? = nil
         var minRatio: Double? = nil
         var maxValue: Double? = nil
+        /// A target this run could not check, and why (its baseline's phases did not run):
+        /// shown instead of a verdict, so a partial run does not read as a figure without one.
+        var unchecked: (target: String, why: String)? = nil
 
         var ratio: Double? { baseline.map { value / $0 } }
         var target: String? {
@@ -59,8 +62,9 @@ struct BenchReport {
             t.add([f.label, "\(BenchReport.format(f.value)) \(f.unit)",
                    f.baseline.map { "\(BenchReport.format($0)) \(f.unit)" } ?? "-",
                    f.ratio.map { "\(BenchReport.format($0))×" } ?? "-",
-                   f.target ?? "-",
-                   f.met.map { $0 ? "yes" : "NO, missed by \(BenchReport.percent(f.missedBy ?? 0))" } ?? "-"])
+                   f.target ?? f.unchecked?.target ?? "-",
+                   f.met.map { $0 ? "yes" : "NO, missed by \(BenchReport.percent(f.missedBy ?? 0))" }
+                       ?? f.unchecked.map { "not checked: \($0.why)" } ?? "-"])
         }
         var out = t.render()
         for (phase, why) in skipped { out += "\nskipped: \(phase): \(why)" }
@@ -88,6 +92,7 @@ struct BenchReport {
                 ("target", f.target.map { JSONNode.quoted($0) } ?? "null"),
                 ("met", f.met.map { $0 ? "true" : "false" } ?? "null"),
                 ("missed_by", number(f.missedBy)),
+                ("unchecked", f.unchecked.map { JSONNode.quoted("\($0.target): \($0.why)") } ?? "null"),
             ]
             return "    \(JSONNode.quoted(f.key)): { " + members.map { "\(JSONNode.quoted($0.0)): \($0.1)" }.joined(separator: ", ") + " }"
         }.joined(separator: ",\n")

@@ -61,7 +61,12 @@ extension BenchRun {
         if let st = stream {
             let t = gbit(st.bitsPerSecond)
             report.add(.init(key: "path_throughput", label: "path throughput, 1 stream", value: t, unit: "Gbit/s",
-                             baseline: pathCeiling, baselineLabel: "path ceiling", minRatio: pathCeiling == nil ? nil : 0.5))
+                             baseline: pathCeiling, baselineLabel: "path ceiling", minRatio: pathCeiling == nil ? nil : 0.5,
+                             unchecked: pathCeiling == nil ? ("≥ 0.500× path ceiling", "needs the phases ceiling, forwarder and veth") : nil))
+            if py == nil {
+                report.add(.init(key: "path_vs_py", label: "path throughput vs py-libp2p relay", value: t, unit: "Gbit/s",
+                                 unchecked: ("≥ 10.0× py-libp2p", "needs the phase py")))
+            }
             if let p = py {
                 report.add(.init(key: "path_vs_py", label: "path throughput vs py-libp2p relay", value: t, unit: "Gbit/s",
                                  baseline: gbit(p.bitsPerSecond), baselineLabel: "py-libp2p", minRatio: 10))

@@ -66,6 +66,8 @@ final class BenchRun {
         if privileged == nil {
             let stale = BenchCleanup.sweep()
             if !stale.isEmpty { BenchCommand.progress("removed namespaces an earlier run left: \(stale.joined(separator: ", "))") }
+            let cgroups = BenchCleanup.sweepCgroups()
+            if !cgroups.isEmpty { BenchCommand.progress("removed cgroups an earlier run left: \(cgroups.joined(separator: ", "))") }
         }
 
         report.machine = [("cores", "\(BenchProbe.cores)"), ("cpu", BenchProbe.cpuModel), ("kernel", BenchCommand.kernelRelease()),

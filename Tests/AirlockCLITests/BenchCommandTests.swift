@@ -62,7 +62,8 @@ import Testing
     @Test func usageErrors() throws {
         let dir = try TempDir()
         for args in [["--bytes", "12X"], ["--bytes", "1K"], ["--circuits", "0"], ["--connections", "many"], ["extra"],
-                     ["--phases", "path,nothing"], ["--latency", "0"], ["--py-bytes", "1"]] {
+                     ["--phases", "path,nothing"], ["--phases", "path,,latency"], ["--latency", "0"], ["--py-bytes", "1"],
+                     ["--bytes", "17G"]] {
             let r = try airlock(["bench"] + args, in: dir)
             #expect(r.status == 64, "\(args)")
             #expect(r.stderr.hasPrefix("error: "), "\(args)")
@@ -99,6 +100,11 @@ import Testing
         let table = r.table()
         #expect(table.contains("≤ 1.50× floor"))
         #expect(table.contains("NO"))
+        // A target whose baseline's phase did not run says so instead of showing no target.
+        r.add(.init(key: "path", label: "path", value: 1, unit: "Gbit/s", unchecked: ("≥ 0.500× path ceiling", "needs the phase ceiling")))
+        #expect(r.figures[4].met == nil)
+        #expect(r.table().contains("≥ 0.500× path ceiling  not checked: needs the phase ceiling"), "\(r.table())")
+        #expect(r.json().contains("\"unchecked\": \"≥ 0.500× path ceiling: needs the phase ceiling\""))
         #expect(BenchReport.format(0.01234) == "0.012")
         #expect(BenchReport.format(12.34) == "12.3")
         #expect(BenchReport.format(1234.5) == "1235")
