@@ -91,8 +91,22 @@ public final class AuditLog: Sendable {
         }
     }
 
-    /// A JSON string: `"` and `\` escaped, control characters as `\u00XX`.
-    static func quote(_ s: String) -> String {
+    static func quote(_ s: String) -> String { JSONString.quote(s) }
+}
+
+/// The audit log could not be opened.
+public struct AuditLogError: Error, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    public var description: String { "cannot open the audit log \(path): \(message)" }
+}
+
+/// JSON string literals, for the writers of every module (the audit log, the policy's canonical
+/// form, the bench report).
+public enum JSONString {
+    /// `s` as a JSON string literal: `"` and `\` escaped, control characters and DEL as `\u00XX`
+    /// (so a terminal never receives them raw).
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
@@ -101,22 +115,12 @@ public final class AuditLog: Sendable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 || u.value == 0x7F {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
+            case _ where u.value < 0x20 || u.value == 0x7F:
+                let hex = String(u.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(u)
             }
         }
         return out + "\""
     }
-}
-
-/// The audit log could not be opened.
-public struct AuditLogError: Error, CustomStringConvertible {
-    public let path: String
-    public let message: String
-    public var description: String { "cannot open the audit log \(path): \(message)" }
 }

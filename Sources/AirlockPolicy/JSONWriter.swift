@@ -1,3 +1,4 @@
+import AirlockCore
 /// Writes canonical JSON: keys in the order the caller gives (the schema order), two-space
 /// indent, one member per line, `{}` and `[]` for empty containers, a final newline. Strings are
 /// escaped minimally (quote, backslash, control characters); other characters are written as
@@ -45,23 +46,6 @@ struct JSONWriter {
         }
     }
 
-    /// `s` as a JSON string literal. DEL is escaped with the control characters, so a terminal
-    /// never receives it raw. Other modules reach it as `JSONNode.quoted`.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    /// `s` as a JSON string literal (`JSONString.quote`). Other modules reach it as `JSONNode.quoted`.
+    static func quoted(_ s: String) -> String { JSONString.quote(s) }
 }
