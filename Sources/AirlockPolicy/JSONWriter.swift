@@ -1,4 +1,5 @@
 import AirlockCore
+
 /// Writes canonical JSON: keys in the order the caller gives (the schema order), two-space
 /// indent, one member per line, `{}` and `[]` for empty containers, a final newline. Strings are
 /// escaped minimally (quote, backslash, control characters); other characters are written as
